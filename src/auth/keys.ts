@@ -1,0 +1,12 @@
+/** API keys: random, shown once, stored only as a SHA-256 hash. */
+import { createHash, randomBytes } from 'node:crypto';
+
+const PREFIX = 'igw_';
+
+export function generateApiKey(): string {
+  return PREFIX + randomBytes(32).toString('base64url');
+}
+
+export function hashApiKey(key: string): string {
+  return createHash('sha256').update(key, 'utf8').digest('hex');
+}

@@ -1,0 +1,155 @@
+/**
+ * Reads the gateway's configuration from the environment: one zod model per concern, every bad
+ * variable reported at once. The only module that looks at `process.env` is main.ts, which hands
+ * it to loadConfig.
+ */
+import { z } from 'zod';
+
+const optionalString = z
+  .string()
+  .trim()
+  .transform((s) => (s === '' ? undefined : s))
+  .optional();
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const urlString = z.string().trim().url();
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(4000),
+  HOST: z.string().trim().min(1).default('127.0.0.1'),
+  DATABASE_URL: optionalString.pipe(
+    z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+      .optional(),
+  ),
+  DATA_DIR: z.string().trim().min(1).default('./.data'),
+  DATABASE_POOL_SIZE: positiveInt(10),
+  BOOTSTRAP_API_KEY: optionalString.pipe(
+    z.string().min(24, 'must be at least 24 characters').optional(),
+  ),
+  MIXPANEL_TOKEN: optionalString,
+  MIXPANEL_API_HOST: optionalString.pipe(urlString.optional()),
+  MIXPANEL_ID_MERGE: z.enum(['ORIGINAL', 'SIMPLIFIED']).default('ORIGINAL'),
+  MIXPANEL_SERVICE_ACCOUNT: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[^:]+:.+$/, 'must be user:secret')
+      .optional(),
+  ),
+  MIXPANEL_PROJECT_ID: optionalString,
+  BRAZE_API_KEY: optionalString,
+  BRAZE_REST_ENDPOINT: optionalString.pipe(urlString.optional()),
+  MAX_IDS_PER_PROFILE: positiveInt(500),
+  RATE_LIMIT_PER_MINUTE: positiveInt(6000),
+  MAX_BODY_BYTES: positiveInt(1024 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  NODE_ENV: z.string().trim().default('development'),
+  INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
+  PLAYGROUND: optionalString.pipe(z.enum(['true', 'false']).optional()),
+});
+
+export const US_MIXPANEL_HOST = 'https://api.mixpanel.com';
+
+export interface MixpanelSettings {
+  readonly token: string;
+  readonly apiHost: string;
+  readonly idMerge: 'ORIGINAL' | 'SIMPLIFIED';
+  readonly serviceAccount: string | null;
+  readonly projectId: string | null;
+}
+
+export interface BrazeSettings {
+  readonly apiKey: string;
+  readonly restEndpoint: string;
+}
+
+export interface Config {
+  readonly http: {
+    readonly port: number;
+    readonly host: string;
+    readonly maxBodyBytes: number;
+    readonly introspection: boolean;
+    readonly playground: boolean;
+    readonly production: boolean;
+  };
+  readonly db: {
+    readonly url: string | null;
+    readonly dataDir: string;
+    readonly poolSize: number;
+  };
+  readonly auth: { readonly bootstrapApiKey: string | null };
+  readonly limits: { readonly maxIdsPerProfile: number; readonly rateLimitPerMinute: number };
+  /** Vendor settings of the default workspace; null when the vendor is not configured. */
+  readonly mixpanel: MixpanelSettings | null;
+  readonly braze: BrazeSettings | null;
+  readonly log: { readonly level: string };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+/** Rules that tie variables together, checked on the raw values so they add to the field errors. */
+function crossFieldProblems(env: Env): string[] {
+  const has = (name: string) => (env[name] ?? '').trim() !== '';
+  const problems: string[] = [];
+  if (has('MIXPANEL_SERVICE_ACCOUNT') && !has('MIXPANEL_PROJECT_ID')) {
+    problems.push('MIXPANEL_PROJECT_ID: required when MIXPANEL_SERVICE_ACCOUNT is set');
+  }
+  if (!has('MIXPANEL_TOKEN') && (has('MIXPANEL_API_HOST') || has('MIXPANEL_SERVICE_ACCOUNT'))) {
+    problems.push('MIXPANEL_TOKEN: required when other MIXPANEL_* variables are set');
+  }
+  if (has('BRAZE_API_KEY') !== has('BRAZE_REST_ENDPOINT')) {
+    problems.push('BRAZE_API_KEY, BRAZE_REST_ENDPOINT: set both or neither');
+  }
+  return problems;
+}
+
+export function loadConfig(env: Env): Config {
+  const parsed = envSchema.safeParse(env);
+  const problems = [
+    ...(parsed.success ? [] : parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`)),
+    ...crossFieldProblems(env),
+  ];
+  if (!parsed.success || problems.length > 0) throw new ConfigError(problems);
+  const e = parsed.data;
+
+  const production = e.NODE_ENV === 'production';
+  return Object.freeze({
+    http: {
+      port: e.PORT,
+      host: e.HOST,
+      maxBodyBytes: e.MAX_BODY_BYTES,
+      introspection: e.INTROSPECTION ? e.INTROSPECTION === 'true' : !production,
+      playground: e.PLAYGROUND ? e.PLAYGROUND === 'true' : !production,
+      production,
+    },
+    db: { url: e.DATABASE_URL ?? null, dataDir: e.DATA_DIR, poolSize: e.DATABASE_POOL_SIZE },
+    auth: { bootstrapApiKey: e.BOOTSTRAP_API_KEY ?? null },
+    limits: {
+      maxIdsPerProfile: e.MAX_IDS_PER_PROFILE,
+      rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+    },
+    mixpanel: e.MIXPANEL_TOKEN
+      ? {
+          token: e.MIXPANEL_TOKEN,
+          apiHost: e.MIXPANEL_API_HOST ?? US_MIXPANEL_HOST,
+          idMerge: e.MIXPANEL_ID_MERGE,
+          serviceAccount: e.MIXPANEL_SERVICE_ACCOUNT ?? null,
+          projectId: e.MIXPANEL_PROJECT_ID ?? null,
+        }
+      : null,
+    braze:
+      e.BRAZE_API_KEY && e.BRAZE_REST_ENDPOINT
+        ? { apiKey: e.BRAZE_API_KEY, restEndpoint: e.BRAZE_REST_ENDPOINT }
+        : null,
+    log: { level: e.LOG_LEVEL },
+  });
+}

@@ -1,0 +1,101 @@
+/**
+ * Opens the gateway's database: PGlite in a data folder when no URL is given, else a PostgreSQL
+ * server through postgres.js. Both are wrapped in one drizzle type, so the rest of the code does
+ * not know which it talks to.
+ */
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+
+import { PGlite } from '@electric-sql/pglite';
+import type { Logger } from 'drizzle-orm';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import postgres from 'postgres';
+
+import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import * as schema from './schema.js';
+
+export type Schema = typeof schema;
+export type Db = PgDatabase<PgQueryResultHKT, Schema>;
+/** The handle inside `db.transaction`; pass it down, never the outer `db` (PGlite would hang). */
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+export type Queryable = Db | Tx;
+
+export interface Database {
+  readonly db: Db;
+  readonly driver: 'pglite' | 'postgres';
+  /** Where the data lives, without credentials: a folder or host/database. */
+  readonly location: string;
+  /** PGlite only: the whole database as a gzipped tarball (tests start from a migrated one). */
+  readonly dumpDataDir?: () => Promise<Blob>;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  /** A postgres:// URL; null opens PGlite. */
+  readonly url: string | null;
+  /** PGlite's folder; null keeps it in memory (tests). */
+  readonly dataDir: string | null;
+  readonly poolSize?: number;
+  /** PGlite only: start from a dump of an already-migrated database (tests). */
+  readonly loadDataDir?: Blob;
+  /** Called with every SQL statement drizzle sends (tests count queries with it). */
+  readonly onQuery?: (query: string) => void;
+}
+
+export async function openDatabase(options: OpenOptions): Promise<Database> {
+  const logger: Logger | undefined = options.onQuery
+    ? { logQuery: (query) => options.onQuery?.(query) }
+    : undefined;
+  if (options.url) return openPostgres(options.url, options.poolSize ?? 10, logger);
+  return openPglite(options.dataDir, options.loadDataDir, logger);
+}
+
+function openPostgres(url: string, poolSize: number, logger: Logger | undefined): Database {
+  const client = postgres(url, { max: poolSize, onnotice: () => {} });
+  const db = drizzlePostgres(client, { schema, logger }) as unknown as Db;
+  const parsed = new URL(url);
+  return {
+    db,
+    driver: 'postgres',
+    location: `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`,
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+async function openPglite(
+  dataDir: string | null,
+  loadDataDir: Blob | undefined,
+  logger: Logger | undefined,
+): Promise<Database> {
+  let lock: DataDirLock | null = null;
+  let pgDir: string | undefined;
+  if (dataDir) {
+    const dir = path.resolve(dataDir);
+    await mkdir(dir, { recursive: true });
+    lock = acquireDataDirLock(dir);
+    pgDir = path.join(dir, 'pgdata');
+  }
+  let client: PGlite;
+  try {
+    client = await PGlite.create({ dataDir: pgDir, loadDataDir });
+  } catch (error) {
+    lock?.release();
+    throw error;
+  }
+  const db = drizzlePglite(client, { schema, logger }) as unknown as Db;
+  return {
+    db,
+    driver: 'pglite',
+    location: pgDir ?? 'memory',
+    dumpDataDir: async () => (await client.dumpDataDir('gzip')) as Blob,
+    close: async () => {
+      try {
+        await client.close();
+      } finally {
+        lock?.release();
+      }
+    },
+  };
+}

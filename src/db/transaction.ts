@@ -1,0 +1,60 @@
+/**
+ * Runs a unit of work in one transaction and runs it again, from the start, when it lost a race:
+ * serialization failure (40001), deadlock (40P01) or a unique violation (23505) means another
+ * request changed what this one read, so it must re-read and decide again.
+ */
+import type { Db, Tx } from './client.js';
+
+const RETRYABLE = new Set(['40001', '40P01', '23505']);
+
+export class TransactionRetriesExhaustedError extends Error {
+  constructor(
+    readonly attempts: number,
+    options: { cause: unknown },
+  ) {
+    super(`transaction lost ${attempts} races in a row`, options);
+    this.name = 'TransactionRetriesExhaustedError';
+  }
+}
+
+/** Thrown by a unit of work that found its reads outdated; the transaction is run again. */
+export class RaceLostError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RaceLostError';
+  }
+}
+
+/** The SQLSTATE of a driver error, looking through drizzle's wrapper. */
+export function sqlState(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e && depth < 4; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) return code;
+    e = (e as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof RaceLostError) return true;
+  const state = sqlState(error);
+  return state !== undefined && RETRYABLE.has(state);
+}
+
+export async function inTransaction<T>(
+  db: Db,
+  work: (tx: Tx, attempt: number) => Promise<T>,
+  maxAttempts = 8,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction((tx) => work(tx, attempt));
+    } catch (error) {
+      if (!isRetryable(error)) throw error;
+      if (attempt >= maxAttempts)
+        throw new TransactionRetriesExhaustedError(attempt, { cause: error });
+      // Back off a little, with jitter, so the winners can commit before we re-read.
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 5 * attempt));
+    }
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The HTTP front door: GraphQL at /graphql through Apollo Server, health endpoints beside it, a
+ * cap on body size, and a request id on every request. A small node:http integration, since
+ * Apollo's standalone server cannot route other paths.
+ */
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+import { ApolloServer, HeaderMap } from '@apollo/server';
+import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
+import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import { GraphQLError } from 'graphql';
+import type { Logger } from 'pino';
+
+import type { Config } from '../config/config.js';
+import type { Database } from '../db/client.js';
+import { AppError } from '../lib/app-error.js';
+import { buildGatewaySchema } from './build-schema.js';
+import type { GatewayContext, Services } from './context.js';
+import { createFormatError } from './format-error.js';
+import { readiness } from './health.js';
+
+export interface HttpOptions {
+  readonly http: Config['http'];
+  readonly database: Database;
+  readonly services: Services;
+  readonly logger: Logger;
+}
+
+export interface RunningServer {
+  readonly url: string;
+  readonly port: number;
+  stop(): Promise<void>;
+}
+
+class BodyTooLargeError extends Error {}
+
+export async function startHttpServer(options: HttpOptions): Promise<RunningServer> {
+  const { http, database, services, logger } = options;
+  const httpServer = createServer();
+  const apollo = new ApolloServer<GatewayContext>({
+    schema: buildGatewaySchema(),
+    introspection: http.introspection,
+    includeStacktraceInErrorResponses: false,
+    formatError: createFormatError(logger),
+    plugins: [
+      ApolloServerPluginDrainHttpServer({ httpServer }),
+      ...(http.playground ? [] : [ApolloServerPluginLandingPageDisabled()]),
+    ],
+  });
+  await apollo.start();
+
+  const context = async (req: IncomingMessage, requestId: string): Promise<GatewayContext> => {
+    let principal;
+    try {
+      principal = await services.auth.authenticate(req.headers.authorization);
+    } catch (error) {
+      if (error instanceof AppError) {
+        throw new GraphQLError(error.message, {
+          extensions: { code: error.code, http: { status: 401 } },
+        });
+      }
+      throw error;
+    }
+    const scope = { workspaceId: principal.workspaceId, anonIdLabel: principal.anonIdLabel };
+    return {
+      requestId,
+      principal,
+      scope,
+      services,
+      loaders: services.profiles.createLoaders(principal.workspaceId),
+    };
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
+    const requestId = requestIdOf(req);
+    res.setHeader('x-request-id', requestId);
+    const url = new URL(req.url ?? '/', 'http://gateway');
+    if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (url.pathname === '/readyz') {
+      const report = await readiness(database);
+      return sendJson(res, report.status === 'ok' ? 200 : 503, report);
+    }
+    if (url.pathname !== '/graphql')
+      return sendJson(res, 404, { error: 'not found; GraphQL is at /graphql' });
+
+    let body: unknown;
+    try {
+      body = await readBody(req, http.maxBodyBytes);
+    } catch (error) {
+      if (error instanceof BodyTooLargeError) {
+        return sendGraphQLError(
+          res,
+          413,
+          `request body larger than ${http.maxBodyBytes} bytes`,
+          'BAD_REQUEST',
+        );
+      }
+      return sendGraphQLError(res, 400, 'request body is not valid JSON', 'BAD_REQUEST');
+    }
+    const headers = new HeaderMap();
+    for (const [key, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
+    }
+    const result = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
+      context: () => context(req, requestId),
+    });
+    for (const [key, value] of result.headers) res.setHeader(key, value);
+    res.statusCode = result.status ?? 200;
+    if (result.body.kind === 'complete') {
+      res.end(result.body.string);
+      return;
+    }
+    for await (const chunk of result.body.asyncIterator) res.write(chunk);
+    res.end();
+  };
+
+  httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    handle(req, res).catch((error: unknown) => {
+      logger.error({ err: error }, 'request failed outside GraphQL');
+      if (!res.headersSent)
+        sendGraphQLError(res, 500, 'Internal server error', 'INTERNAL_SERVER_ERROR');
+      else res.end();
+    });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(http.port, http.host, () => resolve());
+  });
+  const { port } = httpServer.address() as AddressInfo;
+  const host = http.host.includes(':') ? `[${http.host}]` : http.host;
+  return {
+    url: `http://${host}:${port}/graphql`,
+    port,
+    stop: () => apollo.stop(),
+  };
+}
+
+function requestIdOf(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && /^[\w.-]{1,64}$/.test(given) ? given : randomUUID();
+}
+
+/** The request body: JSON parsed when sent as JSON, else the raw text (Apollo then refuses it). */
+async function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    req.resume();
+    throw new BodyTooLargeError();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      throw new BodyTooLargeError();
+    }
+    chunks.push(chunk as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  const type = req.headers['content-type'] ?? '';
+  if (text === '' || !/^application\/(.+\+)?json/i.test(type)) return text;
+  return JSON.parse(text) as unknown;
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.end(JSON.stringify(body));
+}
+
+function sendGraphQLError(
+  res: ServerResponse,
+  status: number,
+  message: string,
+  code: string,
+): void {
+  sendJson(res, status, { errors: [{ message, extensions: { code } }] });
+}

@@ -1,0 +1,127 @@
+/** Queries of the identity graph and the fields of a profile that come from other tables. */
+import 'reflect-metadata';
+import { Arg, Authorized, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+
+import type { GatewayContext } from '../../http/context.js';
+import type { AliasRow, ProfileRow } from '../profile-query-service.js';
+import { connectionType } from './connection.type.js';
+import { ProfileLookup } from './lookup.input.js';
+import {
+  AppSummary,
+  EventSummary,
+  Profile,
+  PurchaseSummary,
+  PushToken,
+  UserAlias,
+} from './profile.type.js';
+
+const profileConnection = connectionType(Profile, 'Profile');
+const userAliasConnection = connectionType(UserAlias, 'UserAlias');
+export const ProfileConnectionResolver = profileConnection.ConnectionResolver;
+export const UserAliasConnectionResolver = userAliasConnection.ConnectionResolver;
+
+@Resolver()
+export class ProfileQueryResolver {
+  @Authorized('profiles:read')
+  @Query(() => Profile, { nullable: true, description: 'One profile, found by exactly one key.' })
+  profile(
+    @Arg('by', () => ProfileLookup) by: ProfileLookup,
+    @Ctx() ctx: GatewayContext,
+  ): Promise<ProfileRow | null> {
+    return ctx.services.profiles.findProfile(ctx.scope, by);
+  }
+
+  @Authorized('profiles:read')
+  @Query(() => profileConnection.Connection, { description: 'Live profiles, oldest first.' })
+  profiles(
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('identified', () => Boolean, { nullable: true }) identified: boolean | null,
+    @Arg('email', () => String, { nullable: true }) email: string | null,
+    @Ctx() ctx: GatewayContext,
+  ) {
+    return ctx.services.profiles.listProfiles(ctx.scope, { identified, email }, { first, after });
+  }
+
+  @Authorized('profiles:read')
+  @Query(() => userAliasConnection.Connection, { description: 'Aliases in (label, name) order.' })
+  aliases(
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('aliasLabel', () => String, { nullable: true }) aliasLabel: string | null,
+    @Arg('aliasName', () => String, { nullable: true }) aliasName: string | null,
+    @Ctx() ctx: GatewayContext,
+  ) {
+    return ctx.services.profiles.listAliases(
+      ctx.scope,
+      { aliasLabel, aliasName },
+      { first, after },
+    );
+  }
+}
+
+@Resolver(() => Profile)
+export class ProfileFieldResolver {
+  @FieldResolver(() => Boolean, { description: 'True once the profile has an external id.' })
+  identified(@Root() profile: ProfileRow): boolean {
+    return profile.externalId !== null;
+  }
+
+  @FieldResolver(() => [UserAlias], { description: 'Every alias, anon ids included.' })
+  aliases(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<AliasRow[]> {
+    return ctx.loaders.aliases.load(profile.id);
+  }
+
+  @FieldResolver(() => [String], { description: "Aliases under the workspace's anon-id label." })
+  async anonIds(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<string[]> {
+    const all = await ctx.loaders.aliases.load(profile.id);
+    return all.filter((a) => a.aliasLabel === ctx.scope.anonIdLabel).map((a) => a.aliasName);
+  }
+
+  @FieldResolver(() => [EventSummary])
+  async events(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<EventSummary[]> {
+    const [events, days] = await Promise.all([
+      ctx.loaders.events.load(profile.id),
+      ctx.loaders.dailyCounts.load(profile.id),
+    ]);
+    return events.map((e) => ({
+      name: e.name,
+      count: e.count,
+      firstAt: e.firstAt,
+      lastAt: e.lastAt,
+      dailyCounts: days
+        .filter((d) => d.name === e.name)
+        .map((d) => ({ day: d.day, count: d.count })),
+    }));
+  }
+
+  @FieldResolver(() => PurchaseSummary)
+  async purchases(
+    @Root() profile: ProfileRow,
+    @Ctx() ctx: GatewayContext,
+  ): Promise<PurchaseSummary> {
+    const row = await ctx.loaders.purchases.load(profile.id);
+    return row ?? { count: 0, totalCents: 0, firstAt: null, lastAt: null };
+  }
+
+  @FieldResolver(() => [PushToken])
+  pushTokens(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<PushToken[]> {
+    return ctx.loaders.pushTokens.load(profile.id);
+  }
+
+  @FieldResolver(() => [AppSummary], { description: 'Sessions per app.' })
+  async apps(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<AppSummary[]> {
+    const rows = await ctx.loaders.appSessions.load(profile.id);
+    return rows.map((r) => ({ ...r, appId: r.appId === '' ? null : r.appId }));
+  }
+}
+
+@Resolver(() => UserAlias)
+export class UserAliasResolver {
+  @FieldResolver(() => Profile)
+  async profile(@Root() alias: AliasRow, @Ctx() ctx: GatewayContext): Promise<ProfileRow> {
+    const profile = await ctx.loaders.profile.load(alias.profileId);
+    if (!profile) throw new Error(`alias points at a missing profile ${alias.profileId}`);
+    return profile;
+  }
+}

@@ -1,0 +1,38 @@
+/** What trackUsers and createAliases answer. */
+import 'reflect-metadata';
+import { Field, Int, ObjectType } from 'type-graphql';
+
+import { UserAlias } from './profile.type.js';
+
+@ObjectType()
+export class TrackUsersPayload {
+  @Field(() => Int)
+  attributesProcessed: number;
+
+  @Field(() => Int)
+  eventsProcessed: number;
+
+  @Field(() => Int)
+  purchasesProcessed: number;
+
+  @Field(() => Int)
+  sessionsProcessed: number;
+
+  @Field(() => Int)
+  pushTokensProcessed: number;
+
+  @Field(() => String)
+  message: string;
+}
+
+@ObjectType()
+export class CreateAliasesPayload {
+  @Field(() => Int)
+  aliasesProcessed: number;
+
+  @Field(() => String)
+  message: string;
+
+  @Field(() => [UserAlias], { description: 'The aliases as stored, in input order.' })
+  aliases: UserAlias[];
+}

@@ -1,0 +1,220 @@
+/**
+ * Reading the identity graph: one profile by any of its identifiers, pages of profiles and
+ * aliases, and per-request loaders that fetch the children of many profiles in one query each.
+ */
+import DataLoader from 'dataloader';
+
+import type { Db } from '../db/client.js';
+import { badInput, type InputProblem } from '../lib/app-error.js';
+import { decodeCursor, encodeCursor } from '../lib/cursor.js';
+import { isUuid } from '../lib/uuid.js';
+import { normalizeEmail } from './engine/identifiers.js';
+import {
+  ProfileRepository,
+  type AliasFilter,
+  type AliasRow,
+  type AppSessionRow,
+  type DailyCountRow,
+  type EventSummaryRow,
+  type ProfileFilter,
+  type ProfileRow,
+  type PurchaseSummaryRow,
+  type PushTokenRow,
+} from './store/profile-repository.js';
+import { firstDayOfWindow } from './track-aggregate.js';
+
+export type { AliasRow, ProfileRow } from './store/profile-repository.js';
+import type { WorkspaceScope } from './track-service.js';
+import { textProblem, type UserAliasValue } from './user-ref.js';
+
+export const MAX_PAGE_SIZE = 100;
+
+export interface ProfileLookupValue {
+  readonly id?: string | null;
+  readonly externalId?: string | null;
+  readonly alias?: UserAliasValue | null;
+  readonly email?: string | null;
+  readonly anonId?: string | null;
+}
+
+export interface PageRequest {
+  readonly first: number;
+  readonly after?: string | null;
+}
+
+export interface Page<T> {
+  readonly edges: { cursor: string; node: T }[];
+  readonly pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  /** Counted only when asked for. */
+  readonly totalCount: () => Promise<number>;
+}
+
+export interface ProfileLoaders {
+  readonly profile: DataLoader<string, ProfileRow | null>;
+  readonly aliases: DataLoader<string, AliasRow[]>;
+  readonly events: DataLoader<string, EventSummaryRow[]>;
+  readonly dailyCounts: DataLoader<string, DailyCountRow[]>;
+  readonly purchases: DataLoader<string, PurchaseSummaryRow | null>;
+  readonly pushTokens: DataLoader<string, PushTokenRow[]>;
+  readonly appSessions: DataLoader<string, AppSessionRow[]>;
+}
+
+export class ProfileQueryService {
+  readonly repo: ProfileRepository;
+
+  constructor(
+    db: Db,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.repo = new ProfileRepository(db);
+  }
+
+  /** The live profile an identifier resolves to; an absorbed profile's id resolves to its survivor. */
+  async findProfile(scope: WorkspaceScope, by: ProfileLookupValue): Promise<ProfileRow | null> {
+    const given = Object.entries(by).filter(([, v]) => v != null);
+    if (given.length !== 1) {
+      throw badInput([
+        { path: 'by', message: 'give exactly one of id, externalId, alias, email, anonId' },
+      ]);
+    }
+    const ws = scope.workspaceId;
+    const problems: InputProblem[] = [];
+    for (const [key, value] of Object.entries({ ...by.alias, ...by })) {
+      if (typeof value === 'string') {
+        const p = textProblem(value, 1024);
+        if (p) problems.push({ path: `by.${key}`, message: p });
+      }
+    }
+    if (by.id != null && !isUuid(by.id))
+      problems.push({ path: 'by.id', message: 'is not a profile id' });
+    if (problems.length > 0) throw badInput(problems);
+
+    if (by.id != null) {
+      const row = await this.repo.findById(ws, by.id);
+      return row?.mergedInto ? this.repo.findById(ws, row.mergedInto) : row;
+    }
+    if (by.externalId != null) return this.repo.findByExternalId(ws, by.externalId);
+    if (by.email != null) return this.repo.findByEmail(ws, normalizeEmail(by.email));
+    const [label, name] =
+      by.anonId != null
+        ? [scope.anonIdLabel, by.anonId]
+        : [by.alias!.aliasLabel, by.alias!.aliasName];
+    const profileId = await this.repo.findProfileIdByAlias(ws, label, name);
+    return profileId ? this.repo.findById(ws, profileId) : null;
+  }
+
+  async listProfiles(
+    scope: WorkspaceScope,
+    filter: ProfileFilter,
+    page: PageRequest,
+  ): Promise<Page<ProfileRow>> {
+    const first = checkFirst(page.first);
+    const [afterId] = page.after != null ? checkCursor(page.after, 1) : [null];
+    if (afterId != null && !isUuid(afterId)) throw badCursor();
+    const normalized = {
+      ...filter,
+      email: filter.email != null ? normalizeEmail(filter.email) : null,
+    };
+    const rows = await this.repo.listProfiles(
+      scope.workspaceId,
+      normalized,
+      afterId ?? null,
+      first + 1,
+    );
+    return toPage(
+      rows,
+      first,
+      (p) => [p.id],
+      () => this.repo.countProfiles(scope.workspaceId, normalized),
+    );
+  }
+
+  async listAliases(
+    scope: WorkspaceScope,
+    filter: AliasFilter,
+    page: PageRequest,
+  ): Promise<Page<AliasRow>> {
+    const first = checkFirst(page.first);
+    const after = page.after != null ? (checkCursor(page.after, 2) as [string, string]) : null;
+    const rows = await this.repo.listAliases(scope.workspaceId, filter, after, first + 1);
+    return toPage(
+      rows,
+      first,
+      (a) => [a.aliasLabel, a.aliasName],
+      () => this.repo.countAliases(scope.workspaceId, filter),
+    );
+  }
+
+  /** Loaders for one request: each batches the lookups made while resolving one GraphQL result. */
+  createLoaders(workspaceId: string): ProfileLoaders {
+    const repo = this.repo;
+    const group = <R>(rows: R[], key: (r: R) => string, ids: readonly string[]) => {
+      const byId = new Map<string, R[]>(ids.map((id) => [id, []]));
+      for (const r of rows) byId.get(key(r))?.push(r);
+      return ids.map((id) => byId.get(id)!);
+    };
+    return {
+      profile: new DataLoader(async (ids) => {
+        const rows = await repo.findByIds(workspaceId, ids);
+        const byId = new Map(rows.map((r) => [r.id, r]));
+        return ids.map((id) => byId.get(id) ?? null);
+      }),
+      aliases: new DataLoader(async (ids) =>
+        group(await repo.aliasesOfProfiles(workspaceId, ids), (r) => r.profileId, ids),
+      ),
+      events: new DataLoader(async (ids) =>
+        group(await repo.eventsOfProfiles(workspaceId, ids), (r) => r.profileId, ids),
+      ),
+      dailyCounts: new DataLoader(async (ids) =>
+        group(
+          await repo.dailyCountsOfProfiles(workspaceId, ids, firstDayOfWindow(this.clock())),
+          (r) => r.profileId,
+          ids,
+        ),
+      ),
+      purchases: new DataLoader(async (ids) => {
+        const rows = await repo.purchasesOfProfiles(workspaceId, ids);
+        const byId = new Map(rows.map((r) => [r.profileId, r]));
+        return ids.map((id) => byId.get(id) ?? null);
+      }),
+      pushTokens: new DataLoader(async (ids) =>
+        group(await repo.pushTokensOfProfiles(workspaceId, ids), (r) => r.profileId, ids),
+      ),
+      appSessions: new DataLoader(async (ids) =>
+        group(await repo.appSessionsOfProfiles(workspaceId, ids), (r) => r.profileId, ids),
+      ),
+    };
+  }
+}
+
+function checkFirst(first: number): number {
+  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
+    throw badInput([{ path: 'first', message: `must be between 0 and ${MAX_PAGE_SIZE}` }]);
+  }
+  return first;
+}
+
+function badCursor() {
+  return badInput([{ path: 'after', message: 'is not a cursor from this list' }]);
+}
+
+function checkCursor(cursor: string, length: number): string[] {
+  const values = decodeCursor(cursor, length);
+  if (!values) throw badCursor();
+  return values;
+}
+
+function toPage<T>(
+  rows: T[],
+  first: number,
+  key: (row: T) => string[],
+  totalCount: () => Promise<number>,
+): Page<T> {
+  const nodes = rows.slice(0, first);
+  const edges = nodes.map((node) => ({ cursor: encodeCursor(key(node)), node }));
+  return {
+    edges,
+    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
+    totalCount,
+  };
+}
