@@ -89,7 +89,7 @@ async function openPglite(
     db,
     driver: 'pglite',
     location: pgDir ?? 'memory',
-    dumpDataDir: async () => (await client.dumpDataDir('gzip')) as Blob,
+    dumpDataDir: async () => await client.dumpDataDir('gzip'),
     close: async () => {
       try {
         await client.close();

@@ -154,6 +154,7 @@ export function aggregateTrack(valid: ValidTrack, profileOf: ProfileOf, now: Dat
     dailyCounts: [...days.values()],
     purchases: [...purchases.values()],
     sessions: [...sessions.values()],
-    pushTokens: [...tokens.values()],
+    // In key order, so two requests moving the same tokens lock them in the same order.
+    pushTokens: [...tokens.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([, t]) => t),
   };
 }

@@ -72,8 +72,8 @@ export class TrackService {
 /**
  * Maps each identifier to its live profile, creating the users that do not exist: an identified
  * profile for an unknown external id, an alias-only or anonymous one for an unknown alias.
- * Identifiers are share-locked (identifyUsers takes them exclusively) and the profiles row-locked,
- * so a merge cannot move them away until this transaction ends.
+ * Identifiers are share-locked (identifyUsers takes them exclusively) and the profiles row-locked
+ * in id order, so a merge cannot move them away until this transaction ends.
  */
 export async function resolveOrCreate(
   repo: TrackRepository,
@@ -97,7 +97,7 @@ export async function resolveOrCreate(
     found.set(identifierKey({ kind: 'alias', ...a }), a.profileId);
   }
   // A profile merged away after we resolved it: start over and resolve again.
-  if ((await repo.shareLockLive(tx, workspaceId, [...new Set(found.values())])).length > 0) {
+  if ((await repo.lockProfiles(tx, workspaceId, [...new Set(found.values())])).length > 0) {
     throw new RaceLostError('a profile was merged while it was being tracked');
   }
 

@@ -144,10 +144,11 @@ export class TrackRepository {
   }
 
   /**
-   * Row-locks live profiles against a concurrent merge for the rest of the transaction and
-   * returns the ids that turned out to be tombstones (merged away since they were resolved).
+   * Row-locks profiles in id order for the rest of the transaction (writes to one profile take
+   * turns, and a merge cannot absorb it meanwhile) and returns the ids that turned out to be
+   * tombstones, merged away since they were resolved.
    */
-  async shareLockLive(tx: Tx, workspaceId: string, ids: readonly string[]): Promise<string[]> {
+  async lockProfiles(tx: Tx, workspaceId: string, ids: readonly string[]): Promise<string[]> {
     if (ids.length === 0) return [];
     const rows = await tx
       .select({ id: profiles.id, mergedInto: profiles.mergedInto })
@@ -156,7 +157,7 @@ export class TrackRepository {
         and(eq(profiles.workspaceId, workspaceId), sql`${profiles.id} = any(${uuidArray(ids)})`),
       )
       .orderBy(profiles.id)
-      .for('share');
+      .for('no key update');
     const live = new Set(rows.filter((r) => r.mergedInto === null).map((r) => r.id));
     return ids.filter((id) => !live.has(id));
   }

@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+
+import { ConfigError, loadConfig } from '../../src/config/config.js';
+
+describe('loadConfig', () => {
+  it('gives the documented defaults for an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.http).toMatchObject({
+      port: 4000,
+      host: '127.0.0.1',
+      playground: true,
+      introspection: true,
+    });
+    expect(config.db).toEqual({ url: null, dataDir: './.data', poolSize: 10 });
+    expect(config.limits).toEqual({ maxIdsPerProfile: 500, rateLimitPerMinute: 6000 });
+    expect(config.mixpanel).toBeNull();
+    expect(config.braze).toBeNull();
+  });
+
+  it('reports every bad variable at once', () => {
+    let error: unknown;
+    try {
+      loadConfig({
+        PORT: 'eighty',
+        DATABASE_URL: 'mysql://x',
+        MAX_IDS_PER_PROFILE: '0',
+        BRAZE_API_KEY: 'k',
+        MIXPANEL_SERVICE_ACCOUNT: 'u:s',
+      });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of [
+      'PORT',
+      'DATABASE_URL',
+      'MAX_IDS_PER_PROFILE',
+      'BRAZE_API_KEY',
+      'MIXPANEL_PROJECT_ID',
+      'MIXPANEL_TOKEN',
+    ]) {
+      expect(problems).toContain(name);
+    }
+  });
+
+  it('builds vendor settings only for configured vendors, with the US Mixpanel host by default', () => {
+    const config = loadConfig({
+      MIXPANEL_TOKEN: 'tok',
+      BRAZE_API_KEY: 'key',
+      BRAZE_REST_ENDPOINT: 'https://rest.fra-01.braze.eu',
+    });
+    expect(config.mixpanel).toEqual({
+      token: 'tok',
+      apiHost: 'https://api.mixpanel.com',
+      idMerge: 'ORIGINAL',
+      serviceAccount: null,
+      projectId: null,
+    });
+    expect(config.braze).toEqual({ apiKey: 'key', restEndpoint: 'https://rest.fra-01.braze.eu' });
+  });
+
+  it('turns the playground and introspection off in production unless enabled', () => {
+    expect(loadConfig({ NODE_ENV: 'production' }).http).toMatchObject({
+      playground: false,
+      introspection: false,
+    });
+    expect(loadConfig({ NODE_ENV: 'production', PLAYGROUND: 'true' }).http.playground).toBe(true);
+  });
+});
