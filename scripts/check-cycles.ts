@@ -32,7 +32,7 @@ function runtimeImports(file: string): string[] {
       names.split(',').every((n) => n.trim() === '' || n.trim().startsWith('type '));
     if (!typeOnly && !allTypes) targets.push(spec);
   }
-  for (const m of text.matchAll(SIDE_EFFECT)) targets.push(m[1]!);
+  for (const m of text.matchAll(SIDE_EFFECT)) targets.push(m[1]);
   return targets.map((spec) => path.resolve(path.dirname(file), spec.replace(/\.js$/, '.ts')));
 }
 
