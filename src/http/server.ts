@@ -43,6 +43,8 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     schema: buildGatewaySchema(),
     introspection: http.introspection,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns shutdown: it stops HTTP first, then closes the database (and its lock).
+    stopOnTerminationSignals: false,
     formatError: createFormatError(logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),

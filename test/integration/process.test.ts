@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -62,6 +63,8 @@ describe('the gateway process', () => {
 
     first.child.kill('SIGTERM');
     expect(await first.exited).toBe(0);
+    // A clean stop closes the database and releases the folder.
+    expect(existsSync(path.join(dataDir, 'gateway.lock'))).toBe(false);
 
     // A restart on the same folder keeps the key and prints no new one.
     const third = startGateway(dataDir, port + 2);
