@@ -10,6 +10,7 @@ import type { Database } from './db/client.js';
 import type { Services } from './http/context.js';
 import { startHttpServer, type RunningServer } from './http/server.js';
 import { AliasService } from './identity/alias-service.js';
+import { IdentityService } from './identity/identity-service.js';
 import { ProfileQueryService } from './identity/profile-query-service.js';
 import { TrackService } from './identity/track-service.js';
 
@@ -20,6 +21,7 @@ export function createServices(database: Database, config: Config, clock?: () =>
     profiles: new ProfileQueryService(db, clock),
     track: new TrackService(db, clock),
     aliases: new AliasService(db, config.limits.maxIdsPerProfile, clock),
+    identity: new IdentityService(db, config.limits.maxIdsPerProfile, clock),
   };
 }
 

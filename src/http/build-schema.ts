@@ -12,6 +12,13 @@ import {
   UserAliasConnectionResolver,
   UserAliasResolver,
 } from '../identity/graphql/profile.resolver.js';
+import {
+  IdentifyResolver,
+  IdentifyResultResolver,
+  MergeConnectionResolver,
+  MergeResolver,
+  ProfileMergesResolver,
+} from '../identity/graphql/identify.resolver.js';
 import { TrackResolver } from '../identity/graphql/track.resolver.js';
 import { AppError } from '../lib/app-error.js';
 import type { GatewayContext } from './context.js';
@@ -38,6 +45,11 @@ export function buildGatewaySchema(): GraphQLSchema {
       UserAliasResolver,
       UserAliasConnectionResolver,
       TrackResolver,
+      IdentifyResolver,
+      IdentifyResultResolver,
+      MergeResolver,
+      MergeConnectionResolver,
+      ProfileMergesResolver,
     ],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     authChecker: scopeChecker,

@@ -21,9 +21,11 @@ import {
   type PurchaseSummaryRow,
   type PushTokenRow,
 } from './store/profile-repository.js';
+import { MergeRepository, type MergeRow } from './store/merge-repository.js';
 import { firstDayOfWindow } from './track-aggregate.js';
 
 export type { AliasRow, ProfileRow } from './store/profile-repository.js';
+export type { MergeRow } from './store/merge-repository.js';
 import type { WorkspaceScope } from './track-service.js';
 import { textProblem, type UserAliasValue } from './user-ref.js';
 
@@ -57,16 +59,41 @@ export interface ProfileLoaders {
   readonly purchases: DataLoader<string, PurchaseSummaryRow | null>;
   readonly pushTokens: DataLoader<string, PushTokenRow[]>;
   readonly appSessions: DataLoader<string, AppSessionRow[]>;
+  readonly merge: DataLoader<string, MergeRow | null>;
+  readonly mergesSurvived: DataLoader<string, MergeRow[]>;
 }
 
 export class ProfileQueryService {
   readonly repo: ProfileRepository;
+  private readonly merges: MergeRepository;
 
   constructor(
     db: Db,
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.repo = new ProfileRepository(db);
+    this.merges = new MergeRepository(db);
+  }
+
+  /** Merges newest first; with a profile id, those it survived or was absorbed in. */
+  async listMerges(
+    scope: WorkspaceScope,
+    profileId: string | null,
+    page: PageRequest,
+  ): Promise<Page<MergeRow>> {
+    const first = checkFirst(page.first);
+    const [beforeId] = page.after != null ? checkCursor(page.after, 1) : [null];
+    if (beforeId != null && !isUuid(beforeId)) throw badCursor();
+    if (profileId != null && !isUuid(profileId)) {
+      throw badInput([{ path: 'profileId', message: 'is not a profile id' }]);
+    }
+    const rows = await this.merges.list(scope.workspaceId, profileId, beforeId ?? null, first + 1);
+    return toPage(
+      rows,
+      first,
+      (m) => [m.id],
+      () => this.merges.count(scope.workspaceId, profileId),
+    );
   }
 
   /** The live profile an identifier resolves to; an absorbed profile's id resolves to its survivor. */
@@ -182,6 +209,14 @@ export class ProfileQueryService {
       ),
       appSessions: new DataLoader(async (ids) =>
         group(await repo.appSessionsOfProfiles(workspaceId, ids), (r) => r.profileId, ids),
+      ),
+      merge: new DataLoader(async (ids) => {
+        const rows = await this.merges.findByIds(workspaceId, ids);
+        const byId = new Map(rows.map((r) => [r.id, r]));
+        return ids.map((id) => byId.get(id) ?? null);
+      }),
+      mergesSurvived: new DataLoader(async (ids) =>
+        group(await this.merges.findBySurvivors(workspaceId, ids), (r) => r.survivorId, ids),
       ),
     };
   }

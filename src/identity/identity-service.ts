@@ -1,0 +1,137 @@
+/**
+ * identifyUsers: one transaction per request. Lock the identifiers it names (in a fixed order),
+ * find and row-lock the profiles holding them, run the pure engine once, write the plan and its
+ * journal, and hand the change list to the outbox in the same transaction. A request that lost a
+ * race re-loads and re-plans from the start.
+ */
+import { createHash } from 'node:crypto';
+
+import type { Db, Tx } from '../db/client.js';
+import { inTransaction, RaceLostError } from '../db/transaction.js';
+import { conflict } from '../lib/app-error.js';
+import { uuidv7 } from '../lib/uuid.js';
+import { enqueueIdentityChanges } from '../outbox/enqueue.js';
+import { identifierKey, normalizeEmail } from './engine/identifiers.js';
+import type { ItemResult } from './engine/model.js';
+import { identifiersOf, planIdentify } from './engine/plan-identify.js';
+import {
+  validateIdentify,
+  type IdentifyUsersRequest,
+  type ValidIdentify,
+} from './identify-input.js';
+import { IdentityRepository, type IdentifierSets } from './store/identity-repository.js';
+import { TrackRepository } from './store/track-repository.js';
+import type { WorkspaceScope } from './track-service.js';
+
+export interface IdentifyUsersResult {
+  readonly aliasesProcessed: number;
+  readonly message: string;
+  readonly dryRun: boolean;
+  readonly results: readonly ItemResult[];
+}
+
+export class IdentityService {
+  private readonly repo = new IdentityRepository();
+  private readonly locks = new TrackRepository();
+
+  constructor(
+    private readonly db: Db,
+    private readonly maxIdsPerProfile: number,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async identify(
+    scope: WorkspaceScope,
+    request: IdentifyUsersRequest,
+  ): Promise<IdentifyUsersResult> {
+    const valid = validateIdentify(request);
+    const requestHash = hashRequest(valid);
+    return inTransaction(this.db, async (tx) => {
+      const now = this.clock();
+      const ws = scope.workspaceId;
+      const refs = valid.items.flatMap((item) => identifiersOf(item, scope.anonIdLabel));
+      const keys = refs.map(identifierKey);
+      if (valid.idempotencyKey !== null && !valid.dryRun)
+        keys.push(`i\u0001${valid.idempotencyKey}`);
+      await this.locks.lockIdentifiers(tx, ws, keys, 'exclusive');
+
+      if (valid.idempotencyKey !== null && !valid.dryRun) {
+        const stored = await this.repo.findIdempotent(tx, ws, valid.idempotencyKey);
+        if (stored) {
+          if (stored.requestHash !== requestHash || stored.operation !== 'identifyUsers') {
+            throw conflict('idempotencyKey was used before with a different request');
+          }
+          return stored.result as IdentifyUsersResult;
+        }
+      }
+
+      const snapshot = await this.loadSnapshot(tx, ws, valid, scope.anonIdLabel);
+      const plan = planIdentify(
+        { items: valid.items, mergeBehavior: valid.mergeBehavior },
+        {
+          anonIdLabel: scope.anonIdLabel,
+          maxIdsPerProfile: this.maxIdsPerProfile,
+          profiles: snapshot,
+        },
+        { now, newId: () => uuidv7(now.getTime()) },
+      );
+      const result: IdentifyUsersResult = {
+        aliasesProcessed: plan.results.filter((r) =>
+          ['MERGED', 'IDENTIFIED', 'UNCHANGED'].includes(r.outcome),
+        ).length,
+        message: 'success',
+        dryRun: valid.dryRun,
+        results: plan.results,
+      };
+      if (valid.dryRun) return result;
+
+      await this.repo.writeStates(tx, ws, plan.changed);
+      await this.repo.repointTombstones(
+        tx,
+        ws,
+        plan.merges.map((m) => ({ from: m.absorbedId, to: m.survivorId })),
+      );
+      await this.repo.insertMerges(tx, ws, plan.merges, now);
+      await enqueueIdentityChanges(tx, { workspaceId: ws, now }, plan.changes);
+      if (valid.idempotencyKey !== null) {
+        await this.repo.saveIdempotent(tx, {
+          workspaceId: ws,
+          key: valid.idempotencyKey,
+          operation: 'identifyUsers',
+          requestHash,
+          result,
+          createdAt: now,
+        });
+      }
+      return result;
+    });
+  }
+
+  /** The live profiles the request names, locked, loaded whole; a tombstone means we lost a race. */
+  private async loadSnapshot(tx: Tx, ws: string, valid: ValidIdentify, anonIdLabel: string) {
+    const sets: IdentifierSets & {
+      externalIds: string[];
+      aliases: { aliasLabel: string; aliasName: string }[];
+      emails: string[];
+    } = { externalIds: [], aliases: [], emails: [] };
+    for (const item of valid.items) {
+      for (const ref of identifiersOf(item, anonIdLabel)) {
+        if (ref.kind === 'externalId') sets.externalIds.push(ref.externalId);
+        else if (ref.kind === 'alias')
+          sets.aliases.push({ aliasLabel: ref.aliasLabel, aliasName: ref.aliasName });
+        else sets.emails.push(normalizeEmail(ref.email));
+      }
+    }
+    const ids = await this.repo.profileIdsHolding(tx, ws, sets);
+    if ((await this.repo.lockForMerge(tx, ws, ids)).length > 0) {
+      throw new RaceLostError('a profile was merged while this request waited for it');
+    }
+    return this.repo.loadStates(tx, ws, ids);
+  }
+}
+
+/** Two requests are the same when they name the same items with the same options. */
+function hashRequest(valid: ValidIdentify): string {
+  const canonical = JSON.stringify({ items: valid.items, mergeBehavior: valid.mergeBehavior });
+  return createHash('sha256').update(canonical).digest('hex');
+}
