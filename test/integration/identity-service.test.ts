@@ -1,0 +1,160 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { Database } from '../../src/db/client.js';
+import { createServices } from '../../src/gateway.js';
+import type { Services } from '../../src/http/context.js';
+import { anAnonId, anExternalId } from '../helpers/builders.js';
+import { testConfig } from '../helpers/config.js';
+import { openTestDatabase } from '../helpers/database.js';
+
+let database: Database;
+let services: Services;
+const queries: string[] = [];
+beforeAll(async () => {
+  database = await openTestDatabase({ onQuery: (q) => queries.push(q), poolSize: 30 });
+  services = createServices(database, testConfig());
+});
+afterAll(async () => {
+  await database?.close();
+});
+
+async function newScope() {
+  const { workspace } = await services.auth.createWorkspace({ name: anExternalId('ws') });
+  return { workspaceId: workspace.id, anonIdLabel: workspace.anonIdLabel };
+}
+type Scope = Awaited<ReturnType<typeof newScope>>;
+
+const ago = (ms: number) => new Date(Date.now() - ms);
+
+async function anonymousWithSessions(scope: Scope, sessions: number): Promise<string> {
+  const anonId = anAnonId();
+  await services.track.track(scope, {
+    sessions: Array.from({ length: sessions }, (_, i) => ({ anonId, startedAt: ago(10_000 + i) })),
+  });
+  return anonId;
+}
+
+describe('identifyUsers under concurrency', () => {
+  it('gives exactly one IDENTIFIED when 50 calls race to identify one anonymous profile', async () => {
+    const scope = await newScope();
+    const anonId = await anonymousWithSessions(scope, 1);
+    const externalIds = Array.from({ length: 50 }, () => anExternalId());
+    const payloads = await Promise.all(
+      externalIds.map((externalId) =>
+        services.identity.identify(scope, { anonIdsToIdentify: [{ externalId, anonId }] }),
+      ),
+    );
+    const outcomes = payloads.map((p) => p.results[0]!);
+    const winners = outcomes.filter((r) => r.outcome === 'IDENTIFIED');
+    expect(winners).toHaveLength(1);
+    expect(outcomes.filter((r) => r.outcome === 'REJECTED')).toHaveLength(49);
+    expect(new Set(outcomes.filter((r) => r.outcome === 'REJECTED').map((r) => r.reason))).toEqual(
+      new Set(['identified_by_other_external_id']),
+    );
+    const profile = await services.profiles.findProfile(scope, { anonId });
+    expect(profile?.externalId).toBe(winners[0]!.externalId);
+    const identified = await services.profiles.listProfiles(
+      scope,
+      { identified: true },
+      { first: 100 },
+    );
+    expect(identified.edges).toHaveLength(1);
+  });
+
+  it('conserves the session count when 20 anonymous profiles merge into one at once', async () => {
+    const scope = await newScope();
+    const externalId = anExternalId();
+    await services.track.track(scope, { sessions: [{ externalId, startedAt: ago(50_000) }] });
+    const anonIds = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => anonymousWithSessions(scope, 1 + (i % 3))),
+    );
+    const expected = 1 + anonIds.reduce((sum, _, i) => sum + 1 + (i % 3), 0);
+    const payloads = await Promise.all(
+      anonIds.map((anonId) =>
+        services.identity.identify(scope, { anonIdsToIdentify: [{ externalId, anonId }] }),
+      ),
+    );
+    expect(payloads.map((p) => p.results[0]!.outcome)).toEqual(Array(20).fill('MERGED'));
+    const survivor = await services.profiles.findProfile(scope, { externalId });
+    expect(survivor?.sessionCount).toBe(expected);
+    for (const anonId of anonIds) {
+      expect((await services.profiles.findProfile(scope, { anonId }))?.id).toBe(survivor?.id);
+    }
+    expect((await services.profiles.listProfiles(scope, {}, { first: 100 })).edges).toHaveLength(1);
+  });
+
+  it('never deadlocks when batches name the same identifiers in opposite orders', async () => {
+    const scope = await newScope();
+    const pairs = await Promise.all(
+      Array.from({ length: 6 }, async () => ({
+        externalId: anExternalId(),
+        anonId: await anonymousWithSessions(scope, 1),
+      })),
+    );
+    await services.track.track(scope, {
+      sessions: pairs.map((p) => ({ externalId: p.externalId, startedAt: ago(1000) })),
+    });
+    const forward = { anonIdsToIdentify: pairs };
+    const backward = { anonIdsToIdentify: [...pairs].reverse() };
+    const payloads = await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        services.identity.identify(scope, i % 2 ? forward : backward),
+      ),
+    );
+    const merged = payloads.flatMap((p) => p.results).filter((r) => r.outcome === 'MERGED');
+    expect(merged).toHaveLength(pairs.length);
+    for (const p of pairs) {
+      const survivor = await services.profiles.findProfile(scope, { anonId: p.anonId });
+      expect(survivor).toMatchObject({ externalId: p.externalId, sessionCount: 2 });
+    }
+  });
+
+  it('loses no tracked event while the tracked profile is being merged', async () => {
+    const scope = await newScope();
+    const externalId = anExternalId();
+    await services.track.track(scope, { events: [{ externalId, name: 'e', time: ago(1000) }] });
+    const anonId = anAnonId();
+    await services.track.track(scope, { events: [{ anonId, name: 'e', time: ago(1000) }] });
+    const tracks = Array.from({ length: 20 }, () =>
+      services.track.track(scope, { events: [{ anonId, name: 'e', time: ago(500) }] }),
+    );
+    const identify = services.identity.identify(scope, {
+      anonIdsToIdentify: [{ externalId, anonId }],
+    });
+    await Promise.all([...tracks, identify]);
+    const survivor = await services.profiles.findProfile(scope, { externalId });
+    const events = await services.profiles
+      .createLoaders(scope.workspaceId)
+      .events.load(survivor!.id);
+    expect(events.map((e) => e.count)).toEqual([22]);
+  });
+});
+
+describe('identifyUsers cost', () => {
+  it('uses the same number of statements for 50 identifiers as for 1', async () => {
+    const scope = await newScope();
+    const make = async (n: number) => {
+      const items = await Promise.all(
+        Array.from({ length: n }, async () => ({
+          externalId: anExternalId(),
+          anonId: await anonymousWithSessions(scope, 1),
+        })),
+      );
+      await services.track.track(scope, {
+        sessions: items.map((i) => ({ externalId: i.externalId, startedAt: ago(1000) })),
+      });
+      return items;
+    };
+    const one = await make(1);
+    const fifty = await make(50);
+    queries.length = 0;
+    await services.identity.identify(scope, { anonIdsToIdentify: one });
+    const forOne = queries.length;
+    queries.length = 0;
+    const payload = await services.identity.identify(scope, { anonIdsToIdentify: fifty });
+    const forFifty = queries.length;
+    expect(payload.results.every((r) => r.outcome === 'MERGED')).toBe(true);
+    expect(forFifty).toBe(forOne);
+    expect(forFifty).toBeLessThan(30);
+  });
+});
