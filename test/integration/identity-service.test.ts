@@ -44,7 +44,7 @@ describe('identifyUsers under concurrency', () => {
         services.identity.identify(scope, { anonIdsToIdentify: [{ externalId, anonId }] }),
       ),
     );
-    const outcomes = payloads.map((p) => p.results[0]!);
+    const outcomes = payloads.map((p) => p.results[0]);
     const winners = outcomes.filter((r) => r.outcome === 'IDENTIFIED');
     expect(winners).toHaveLength(1);
     expect(outcomes.filter((r) => r.outcome === 'REJECTED')).toHaveLength(49);
@@ -52,7 +52,7 @@ describe('identifyUsers under concurrency', () => {
       new Set(['identified_by_other_external_id']),
     );
     const profile = await services.profiles.findProfile(scope, { anonId });
-    expect(profile?.externalId).toBe(winners[0]!.externalId);
+    expect(profile?.externalId).toBe(winners[0].externalId);
     const identified = await services.profiles.listProfiles(
       scope,
       { identified: true },
@@ -74,7 +74,7 @@ describe('identifyUsers under concurrency', () => {
         services.identity.identify(scope, { anonIdsToIdentify: [{ externalId, anonId }] }),
       ),
     );
-    expect(payloads.map((p) => p.results[0]!.outcome)).toEqual(Array(20).fill('MERGED'));
+    expect(payloads.map((p) => p.results[0].outcome)).toEqual(Array(20).fill('MERGED'));
     const survivor = await services.profiles.findProfile(scope, { externalId });
     expect(survivor?.sessionCount).toBe(expected);
     for (const anonId of anonIds) {
