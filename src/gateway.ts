@@ -13,6 +13,12 @@ import { AliasService } from './identity/alias-service.js';
 import { IdentityService } from './identity/identity-service.js';
 import { ProfileQueryService } from './identity/profile-query-service.js';
 import { TrackService } from './identity/track-service.js';
+import { DeliveryService } from './outbox/delivery-service.js';
+import {
+  Dispatcher,
+  DEFAULT_DISPATCHER_OPTIONS,
+  type DispatcherOptions,
+} from './outbox/dispatcher.js';
 
 export function createServices(database: Database, config: Config, clock?: () => Date): Services {
   const { db } = database;
@@ -22,6 +28,7 @@ export function createServices(database: Database, config: Config, clock?: () =>
     track: new TrackService(db, clock),
     aliases: new AliasService(db, config.limits.maxIdsPerProfile, clock),
     identity: new IdentityService(db, config.limits.maxIdsPerProfile, clock),
+    deliveries: new DeliveryService(db, clock),
   };
 }
 
@@ -29,10 +36,31 @@ export interface Gateway {
   readonly server: RunningServer;
   readonly services: Services;
   readonly bootstrap: BootstrapResult;
+  /** Null when this process runs no dispatcher (OUTBOX_DISPATCHER=false). */
+  readonly dispatcher: Dispatcher | null;
   stop(): Promise<void>;
 }
 
-/** Starts serving on an already opened and migrated database; stop() leaves the database open. */
+export function dispatcherOptions(config: Config): DispatcherOptions {
+  const o = config.outbox;
+  return {
+    ...DEFAULT_DISPATCHER_OPTIONS,
+    batchSize: o.batchSize,
+    pollMs: o.pollMs,
+    leaseMs: o.leaseMs,
+    backoffBaseMs: o.backoffBaseMs,
+    maxAttempts: o.maxAttempts,
+    maxAgeMs: o.maxAgeMs,
+    requestTimeoutMs: o.requestTimeoutMs,
+    brazeRequestsPerMinute: o.brazeRequestsPerMinute,
+  };
+}
+
+/**
+ * Starts serving on an already opened and migrated database, and the outbox dispatcher beside it.
+ * stop() stops HTTP (in-flight requests finish), then the dispatcher (its claimed rows are
+ * released); the database stays open.
+ */
 export async function startGateway(
   config: Config,
   database: Database,
@@ -41,5 +69,18 @@ export async function startGateway(
   const services = createServices(database, config);
   const bootstrap = await services.auth.bootstrap(config);
   const server = await startHttpServer({ http: config.http, database, services, logger });
-  return { server, services, bootstrap, stop: () => server.stop() };
+  const dispatcher = config.outbox.dispatcher
+    ? new Dispatcher(database.db, logger, dispatcherOptions(config))
+    : null;
+  dispatcher?.start();
+  return {
+    server,
+    services,
+    bootstrap,
+    dispatcher,
+    stop: async () => {
+      await server.stop();
+      await dispatcher?.stop();
+    },
+  };
 }

@@ -2,7 +2,7 @@
  * Who is calling: turns a bearer key into the workspace and scopes it acts with, and on the first
  * start of an empty database creates the default workspace and its first admin key.
  */
-import type { Config } from '../config/config.js';
+import type { BrazeSettings, Config, MixpanelSettings } from '../config/config.js';
 import type { Db } from '../db/client.js';
 import { AppError } from '../lib/app-error.js';
 import { uuidv7 } from '../lib/uuid.js';
@@ -88,6 +88,8 @@ export class AuthService {
   async createWorkspace(input: {
     name: string;
     anonIdLabel?: string;
+    mixpanel?: MixpanelSettings | null;
+    braze?: BrazeSettings | null;
   }): Promise<{ workspace: WorkspaceRow; key: string }> {
     const key = generateApiKey();
     const workspace = await this.db.transaction(async (tx) => {
@@ -95,8 +97,8 @@ export class AuthService {
         id: uuidv7(),
         name: input.name,
         ...(input.anonIdLabel ? { anonIdLabel: input.anonIdLabel } : {}),
-        mixpanel: null,
-        braze: null,
+        mixpanel: input.mixpanel ?? null,
+        braze: input.braze ?? null,
       });
       await this.repo.insertKey(tx, {
         workspaceId: created.id,

@@ -44,6 +44,15 @@ const envSchema = z.object({
   MAX_IDS_PER_PROFILE: positiveInt(500),
   RATE_LIMIT_PER_MINUTE: positiveInt(6000),
   MAX_BODY_BYTES: positiveInt(1024 * 1024),
+  OUTBOX_DISPATCHER: optionalString.pipe(z.enum(['true', 'false']).optional()),
+  OUTBOX_BATCH_SIZE: positiveInt(500),
+  OUTBOX_POLL_MS: positiveInt(250),
+  OUTBOX_LEASE_MS: positiveInt(120_000),
+  OUTBOX_BACKOFF_BASE_MS: positiveInt(1_000),
+  OUTBOX_MAX_ATTEMPTS: positiveInt(12),
+  OUTBOX_MAX_AGE_MINUTES: positiveInt(24 * 60),
+  VENDOR_TIMEOUT_MS: positiveInt(10_000),
+  BRAZE_REQUESTS_PER_MINUTE: positiveInt(20_000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().trim().default('development'),
   INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
@@ -84,6 +93,19 @@ export interface Config {
   /** Vendor settings of the default workspace; null when the vendor is not configured. */
   readonly mixpanel: MixpanelSettings | null;
   readonly braze: BrazeSettings | null;
+  readonly outbox: {
+    /** Whether this process runs a dispatcher (any number of processes may). */
+    readonly dispatcher: boolean;
+    readonly batchSize: number;
+    readonly pollMs: number;
+    /** How long a claimed row stays with its dispatcher before another may take it. */
+    readonly leaseMs: number;
+    readonly backoffBaseMs: number;
+    readonly maxAttempts: number;
+    readonly maxAgeMs: number;
+    readonly requestTimeoutMs: number;
+    readonly brazeRequestsPerMinute: number;
+  };
   readonly log: { readonly level: string };
 }
 
@@ -150,6 +172,17 @@ export function loadConfig(env: Env): Config {
       e.BRAZE_API_KEY && e.BRAZE_REST_ENDPOINT
         ? { apiKey: e.BRAZE_API_KEY, restEndpoint: e.BRAZE_REST_ENDPOINT }
         : null,
+    outbox: {
+      dispatcher: e.OUTBOX_DISPATCHER !== 'false',
+      batchSize: e.OUTBOX_BATCH_SIZE,
+      pollMs: e.OUTBOX_POLL_MS,
+      leaseMs: e.OUTBOX_LEASE_MS,
+      backoffBaseMs: e.OUTBOX_BACKOFF_BASE_MS,
+      maxAttempts: e.OUTBOX_MAX_ATTEMPTS,
+      maxAgeMs: e.OUTBOX_MAX_AGE_MINUTES * 60_000,
+      requestTimeoutMs: e.VENDOR_TIMEOUT_MS,
+      brazeRequestsPerMinute: e.BRAZE_REQUESTS_PER_MINUTE,
+    },
     log: { level: e.LOG_LEVEL },
   });
 }

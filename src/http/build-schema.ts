@@ -21,6 +21,10 @@ import {
 } from '../identity/graphql/identify.resolver.js';
 import { TrackResolver } from '../identity/graphql/track.resolver.js';
 import { AppError } from '../lib/app-error.js';
+import {
+  DeliveryConnectionResolver,
+  DeliveryResolver,
+} from '../outbox/graphql/delivery.resolver.js';
 import type { GatewayContext } from './context.js';
 
 /** `@Authorized(scope)`: the caller's key must carry the scope (or `admin`). */
@@ -50,6 +54,8 @@ export function buildGatewaySchema(): GraphQLSchema {
       MergeResolver,
       MergeConnectionResolver,
       ProfileMergesResolver,
+      DeliveryResolver,
+      DeliveryConnectionResolver,
     ],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     authChecker: scopeChecker,

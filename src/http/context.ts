@@ -1,9 +1,12 @@
 /** What every resolver gets: who is calling, in which workspace, and the services to call. */
+import type DataLoader from 'dataloader';
+
 import type { AuthService, Principal } from '../auth/auth-service.js';
 import type { AliasService } from '../identity/alias-service.js';
 import type { IdentityService } from '../identity/identity-service.js';
 import type { ProfileLoaders, ProfileQueryService } from '../identity/profile-query-service.js';
 import type { TrackService, WorkspaceScope } from '../identity/track-service.js';
+import type { DeliveryService, OutboxRow } from '../outbox/delivery-service.js';
 
 export interface Services {
   readonly auth: AuthService;
@@ -11,12 +14,18 @@ export interface Services {
   readonly track: TrackService;
   readonly aliases: AliasService;
   readonly identity: IdentityService;
+  readonly deliveries: DeliveryService;
 }
+
+export type Loaders = ProfileLoaders & {
+  /** Deliveries by change id (a merge id, or the id of an identification). */
+  readonly deliveries: DataLoader<string, OutboxRow[]>;
+};
 
 export interface GatewayContext {
   readonly requestId: string;
   readonly principal: Principal;
   readonly scope: WorkspaceScope;
   readonly services: Services;
-  readonly loaders: ProfileLoaders;
+  readonly loaders: Loaders;
 }

@@ -71,7 +71,10 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
       principal,
       scope,
       services,
-      loaders: services.profiles.createLoaders(principal.workspaceId),
+      loaders: {
+        ...services.profiles.createLoaders(principal.workspaceId),
+        deliveries: services.deliveries.createLoader(principal.workspaceId),
+      },
     };
   };
 

@@ -23,11 +23,14 @@ import { IdentityRepository, type IdentifierSets } from './store/identity-reposi
 import { TrackRepository } from './store/track-repository.js';
 import type { WorkspaceScope } from './track-service.js';
 
+/** An item's result, with the id its vendor deliveries are filed under (null when no change). */
+export type IdentifyItemResult = ItemResult & { readonly changeId: string | null };
+
 export interface IdentifyUsersResult {
   readonly aliasesProcessed: number;
   readonly message: string;
   readonly dryRun: boolean;
-  readonly results: readonly ItemResult[];
+  readonly results: readonly IdentifyItemResult[];
 }
 
 export class IdentityService {
@@ -75,13 +78,22 @@ export class IdentityService {
         },
         { now, newId: () => uuidv7(now.getTime()) },
       );
+      // Every change gets an id to file its deliveries under: the merge id, or a new one.
+      const changes = plan.changes.map((c) => ({
+        ...c,
+        changeId: c.mergeId ?? uuidv7(now.getTime()),
+      }));
+      const changeIdOf = new Map(changes.map((c) => [c.index, c.changeId]));
       const result: IdentifyUsersResult = {
         aliasesProcessed: plan.results.filter((r) =>
           ['MERGED', 'IDENTIFIED', 'UNCHANGED'].includes(r.outcome),
         ).length,
         message: 'success',
         dryRun: valid.dryRun,
-        results: plan.results,
+        results: plan.results.map((r) => ({
+          ...r,
+          changeId: valid.dryRun ? null : (changeIdOf.get(r.index) ?? null),
+        })),
       };
       if (valid.dryRun) return result;
 
@@ -92,7 +104,11 @@ export class IdentityService {
         plan.merges.map((m) => ({ from: m.absorbedId, to: m.survivorId })),
       );
       await this.repo.insertMerges(tx, ws, plan.merges, now);
-      await enqueueIdentityChanges(tx, { workspaceId: ws, now }, plan.changes);
+      await enqueueIdentityChanges(
+        tx,
+        { workspaceId: ws, anonIdLabel: scope.anonIdLabel, now },
+        changes,
+      );
       if (valid.idempotencyKey !== null) {
         await this.repo.saveIdempotent(tx, {
           workspaceId: ws,

@@ -2,5 +2,6 @@
 import { loadConfig, type Config } from '../../src/config/config.js';
 
 export function testConfig(env: Record<string, string> = {}): Config {
-  return loadConfig({ PORT: '0', LOG_LEVEL: 'silent', ...env });
+  // Tests that deliver run a dispatcher of their own, so the gateway's is off unless asked for.
+  return loadConfig({ PORT: '0', LOG_LEVEL: 'silent', OUTBOX_DISPATCHER: 'false', ...env });
 }

@@ -18,7 +18,9 @@ import type { IdentifyUsersResult } from '../identity-service.js';
 import type { MergeRow, ProfileRow } from '../profile-query-service.js';
 import { connectionType } from './connection.type.js';
 import { IdentifyUsersInput } from './identify.input.js';
-import { Delivery, IdentifyResult, IdentifyUsersPayload, Merge } from './identify.type.js';
+import { Delivery } from '../../outbox/graphql/delivery.type.js';
+import type { OutboxRow } from '../../outbox/delivery-service.js';
+import { IdentifyResult, IdentifyUsersPayload, Merge } from './identify.type.js';
 import { Profile } from './profile.type.js';
 
 const mergeConnection = connectionType(Merge, 'Merge');
@@ -97,9 +99,9 @@ export class MergeResolver {
     return merge.absorbedId;
   }
 
-  @FieldResolver(() => [Delivery])
-  deliveries(): Delivery[] {
-    return [];
+  @FieldResolver(() => [Delivery], { description: 'What each vendor was told of this merge.' })
+  deliveries(@Root() merge: MergeRow, @Ctx() ctx: GatewayContext): Promise<OutboxRow[]> {
+    return ctx.loaders.deliveries.load(merge.id);
   }
 }
 

@@ -28,45 +28,6 @@ registerEnumType(IdentifyOutcome, {
   },
 });
 
-export enum Vendor {
-  MIXPANEL = 'MIXPANEL',
-  BRAZE = 'BRAZE',
-}
-registerEnumType(Vendor, { name: 'Vendor' });
-
-export enum DeliveryStatus {
-  PENDING = 'PENDING',
-  DELIVERED = 'DELIVERED',
-  RETRYING = 'RETRYING',
-  DEAD = 'DEAD',
-  SKIPPED = 'SKIPPED',
-}
-registerEnumType(DeliveryStatus, { name: 'DeliveryStatus' });
-
-@ObjectType({ description: 'One change sent (or to be sent) to one vendor.' })
-export class Delivery {
-  @Field(() => ID)
-  id: string;
-
-  @Field(() => Vendor)
-  vendor: Vendor;
-
-  @Field(() => DeliveryStatus)
-  status: DeliveryStatus;
-
-  @Field(() => Int)
-  attempts: number;
-
-  @Field(() => String, { nullable: true })
-  lastError: string | null;
-
-  @Field(() => Date, { nullable: true })
-  deliveredAt: Date | null;
-
-  @Field(() => Date)
-  createdAt: Date;
-}
-
 @ObjectType({ description: 'One unidentified profile absorbed into an identified one.' })
 export class Merge {
   @Field(() => ID)
@@ -112,6 +73,7 @@ export class IdentifyResult {
 
   profileId: string | null;
   mergeId: string | null;
+  changeId: string | null;
 }
 
 @ObjectType()

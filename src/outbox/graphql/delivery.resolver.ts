@@ -1,0 +1,37 @@
+/** The deliveries query and retryDeliveries. */
+import 'reflect-metadata';
+import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+
+import type { GatewayContext } from '../../http/context.js';
+import { connectionType } from '../../identity/graphql/connection.type.js';
+import type { OutboxRow } from '../delivery-service.js';
+import { Delivery, DeliveryStatus, Vendor } from './delivery.type.js';
+
+const deliveryConnection = connectionType(Delivery, 'Delivery');
+export const DeliveryConnectionResolver = deliveryConnection.ConnectionResolver;
+
+@Resolver()
+export class DeliveryResolver {
+  @Authorized('profiles:read')
+  @Query(() => deliveryConnection.Connection, { description: 'Deliveries, newest first.' })
+  deliveries(
+    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
+    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('vendor', () => Vendor, { nullable: true }) vendor: Vendor | null,
+    @Arg('status', () => DeliveryStatus, { nullable: true }) status: DeliveryStatus | null,
+    @Ctx() ctx: GatewayContext,
+  ) {
+    return ctx.services.deliveries.list(ctx.scope.workspaceId, { vendor, status }, first, after);
+  }
+
+  @Authorized('deliveries:write')
+  @Mutation(() => [Delivery], {
+    description: 'Makes DEAD or RETRYING deliveries due now with a fresh attempt budget.',
+  })
+  retryDeliveries(
+    @Arg('ids', () => [ID]) ids: string[],
+    @Ctx() ctx: GatewayContext,
+  ): Promise<OutboxRow[]> {
+    return ctx.services.deliveries.retry(ctx.scope.workspaceId, ids);
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Deliveries: one row per identity change and configured vendor, written in the transaction of
+ * the change, claimed by dispatchers with FOR UPDATE SKIP LOCKED, and kept after delivery as the
+ * record of what each vendor was told.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  text,
+  timestamp,
+  uuid,
+} from 'drizzle-orm/pg-core';
+
+import type { IdentityMessage } from './message.js';
+
+export const DELIVERY_STATUSES = ['PENDING', 'RETRYING', 'DELIVERED', 'DEAD', 'SKIPPED'] as const;
+export type DeliveryStatusValue = (typeof DELIVERY_STATUSES)[number];
+
+export const outboxMessages = pgTable(
+  'outbox_messages',
+  {
+    workspaceId: uuid('workspace_id').notNull(),
+    id: bigint('id', { mode: 'number' }).generatedAlwaysAsIdentity(),
+    vendor: text('vendor', { enum: ['MIXPANEL', 'BRAZE'] }).notNull(),
+    type: text('type').notNull(),
+    /** The change this delivery carries (the merge id for a merge). */
+    changeId: uuid('change_id').notNull(),
+    /** Order is kept per (workspace, vendor, profile): the surviving profile. */
+    profileId: uuid('profile_id').notNull(),
+    payload: jsonb('payload').$type<IdentityMessage>().notNull(),
+    /** Stable across retries and redeliveries (Mixpanel's $insert_id derives from the same data). */
+    dedupeKey: text('dedupe_key').notNull(),
+    status: text('status', { enum: DELIVERY_STATUSES }).notNull().default('PENDING'),
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    /** A dispatcher's lease: while it lies in the future, no other dispatcher takes the row. */
+    claimedUntil: timestamp('claimed_until', { withTimezone: true }),
+    claimedBy: text('claimed_by'),
+    lastError: text('last_error'),
+    deliveredAt: timestamp('delivered_at', { withTimezone: true }),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.id] }),
+    index('outbox_due_idx')
+      .on(t.nextAttemptAt, t.id)
+      .where(sql`${t.status} in ('PENDING', 'RETRYING')`),
+    index('outbox_order_idx')
+      .on(t.workspaceId, t.vendor, t.profileId, t.id)
+      .where(sql`${t.status} in ('PENDING', 'RETRYING')`),
+    index('outbox_change_idx').on(t.workspaceId, t.changeId),
+    index('outbox_list_idx').on(t.workspaceId, t.id),
+  ],
+);
+
+/** A throttled workspace+vendor waits until `paused_until` (429s and rate-limit headers). */
+export const vendorPauses = pgTable(
+  'vendor_pauses',
+  {
+    workspaceId: uuid('workspace_id').notNull(),
+    vendor: text('vendor', { enum: ['MIXPANEL', 'BRAZE'] }).notNull(),
+    pausedUntil: timestamp('paused_until', { withTimezone: true }).notNull(),
+    reason: text('reason'),
+  },
+  (t) => [primaryKey({ columns: [t.workspaceId, t.vendor] })],
+);
