@@ -122,12 +122,24 @@ export function mergeProfiles(
     }
     const customAttributes = { ...survivor.customAttributes };
     for (const [key, value] of Object.entries(absorbed.customAttributes)) {
-      if (!(key in customAttributes)) {
-        customAttributes[key] = value;
+      // Own keys only, and defined rather than assigned: `constructor` or `__proto__` are data here.
+      if (!Object.hasOwn(customAttributes, key)) {
+        Object.defineProperty(customAttributes, key, {
+          value,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
         changed.push(`customAttributes.${key}`);
       }
     }
-    if (absorbed.sessionCount > 0) changed.push('sessionCount', 'firstSessionAt', 'lastSessionAt');
+    const firstSessionAt = earlierOrNull(survivor.firstSessionAt, absorbed.firstSessionAt);
+    const lastSessionAt = laterOrNull(survivor.lastSessionAt, absorbed.lastSessionAt);
+    if (absorbed.sessionCount > 0) changed.push('sessionCount');
+    if (firstSessionAt?.getTime() !== survivor.firstSessionAt?.getTime())
+      changed.push('firstSessionAt');
+    if (lastSessionAt?.getTime() !== survivor.lastSessionAt?.getTime())
+      changed.push('lastSessionAt');
     for (const e of absorbed.events) changed.push(`events.${e.name}`);
     if (absorbed.purchases) changed.push('purchases');
     for (const a of absorbed.apps) changed.push(`apps.${a.appId}`);
@@ -136,8 +148,8 @@ export function mergeProfiles(
       attributes,
       customAttributes,
       sessionCount: survivor.sessionCount + absorbed.sessionCount,
-      firstSessionAt: earlierOrNull(survivor.firstSessionAt, absorbed.firstSessionAt),
-      lastSessionAt: laterOrNull(survivor.lastSessionAt, absorbed.lastSessionAt),
+      firstSessionAt,
+      lastSessionAt,
       events: mergeEvents(survivor.events, absorbed.events),
       purchases: mergePurchases(survivor.purchases, absorbed.purchases),
       apps: mergeApps(survivor.apps, absorbed.apps),

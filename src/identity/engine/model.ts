@@ -170,7 +170,7 @@ export interface IdentityChange {
   readonly identifier: IdentifierNamed;
   /** Anon ids that now belong to the identified profile through this change. */
   readonly anonIds: readonly string[];
-  /** Other aliases that moved to the identified profile. */
+  /** The aliases (other than anon ids) of the profile that moved to or became externalId. */
   readonly aliases: readonly AliasValue[];
   /** Alias labels the identified profile held before this change. */
   readonly survivorAliasLabels: readonly string[];

@@ -65,7 +65,10 @@ class Graph {
 
   put(p: ProfileState): void {
     const previous = this.profiles.get(p.id);
-    if (previous) for (const key of keysOf(previous)) this.byKey.delete(key);
+    // Forget only the keys that still point here: a merge may have moved them to the survivor.
+    if (previous) {
+      for (const key of keysOf(previous)) if (this.byKey.get(key) === p.id) this.byKey.delete(key);
+    }
     this.profiles.set(p.id, p);
     if (p.mergedInto === null) for (const key of keysOf(p)) this.byKey.set(key, p.id);
   }
