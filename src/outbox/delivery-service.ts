@@ -38,7 +38,7 @@ export class DeliveryService {
       throw badInput([{ path: 'first', message: `must be between 0 and ${MAX_DELIVERY_PAGE}` }]);
     }
     let beforeId: number | null = null;
-    if (after !== null) {
+    if (after != null) {
       const [value] = decodeCursor(after, 1) ?? [];
       beforeId = value !== undefined && /^\d{1,15}$/.test(value) ? Number(value) : null;
       if (beforeId === null)

@@ -4,6 +4,7 @@
  */
 import { pino } from 'pino';
 
+import type { BrazeSettings, MixpanelSettings } from '../../src/config/config.js';
 import type { Database } from '../../src/db/client.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { testConfig } from './config.js';
@@ -21,7 +22,11 @@ export interface TestGateway {
   readonly gateway: Gateway;
   /** SQL statements sent since the last reset (for N+1 checks). */
   readonly queries: string[];
-  newWorkspace(options?: { anonIdLabel?: string }): Promise<{ workspaceId: string; key: string }>;
+  newWorkspace(options?: {
+    anonIdLabel?: string;
+    mixpanel?: MixpanelSettings | null;
+    braze?: BrazeSettings | null;
+  }): Promise<{ workspaceId: string; key: string }>;
   newKey(workspaceId: string, scopes: string[]): Promise<string>;
   gql<T = Record<string, any>>(
     key: string | null,

@@ -80,8 +80,11 @@ export class IdentifyResultResolver {
   @FieldResolver(() => [Delivery], {
     description: 'Vendor deliveries of this change (none on dryRun).',
   })
-  deliveries(): Delivery[] {
-    return [];
+  deliveries(
+    @Root() result: IdentifyResult,
+    @Ctx() ctx: GatewayContext,
+  ): Promise<OutboxRow[]> | [] {
+    return result.changeId ? ctx.loaders.deliveries.load(result.changeId) : [];
   }
 }
 
