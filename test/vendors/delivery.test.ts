@@ -6,6 +6,7 @@ import type { Database } from '../../src/db/client.js';
 import { createServices } from '../../src/gateway.js';
 import type { Services } from '../../src/http/context.js';
 import { DEFAULT_DISPATCHER_OPTIONS, Dispatcher } from '../../src/outbox/dispatcher.js';
+import { enqueueIdentityChanges } from '../../src/outbox/enqueue.js';
 import { outboxMessages } from '../../src/outbox/outbox.sql.js';
 import { anAlias, anAnonId, anExternalId } from '../helpers/builders.js';
 import { testConfig } from '../helpers/config.js';
@@ -123,6 +124,32 @@ describe('the transactional outbox', () => {
     const scope = await newScope({ mixpanel: false });
     const { changeId } = await mergeOne(scope);
     expect(await statuses(changeId)).toEqual([['BRAZE', 'PENDING']]);
+  });
+
+  it('leaves no row behind when the transaction of a change rolls back', async () => {
+    const scope = await newScope();
+    const change = {
+      kind: 'identified' as const,
+      index: 0,
+      mergeId: null,
+      changeId: crypto.randomUUID(),
+      externalId: anExternalId(),
+      profileId: crypto.randomUUID(),
+      absorbedProfileId: null,
+      behavior: 'MERGE' as const,
+      identifier: { kind: 'anonId' as const, anonId: anAnonId() },
+      anonIds: [anAnonId()],
+      aliases: [],
+      survivorAliasLabels: [],
+    };
+    const ctx = { workspaceId: scope.workspaceId, anonIdLabel: 'anon_id', now: new Date() };
+    await expect(
+      database.db.transaction(async (tx) => {
+        expect(await enqueueIdentityChanges(tx, ctx, [change])).toBe(2);
+        throw new Error('the merge failed after enqueueing');
+      }),
+    ).rejects.toThrow('the merge failed');
+    expect(await rowsOf(change.changeId)).toEqual([]);
   });
 
   it('writes nothing for dryRun or an idempotent repeat', async () => {
@@ -337,6 +364,22 @@ describe('delivery', () => {
     const [row] = await rowsOf(changeId);
     expect(row?.attempts).toBe(4);
     expect(row?.lastError).toMatch(/gave up after 4 attempts/);
+  });
+
+  it('gives up on a delivery older than the age limit, however few its attempts', async () => {
+    const scope = await newScope({ mixpanel: false });
+    const externalId = anExternalId();
+    braze.queue(externalId, { kind: 'status', status: 502 });
+    const { changeId } = await mergeOne(scope, externalId);
+    const strict = new Dispatcher(database.db, pino({ level: 'silent' }), {
+      ...DEFAULT_DISPATCHER_OPTIONS,
+      maxAgeMs: 0,
+    });
+    await new Promise((r) => setTimeout(r, 5));
+    while ((await statuses(changeId))[0]?.[1] === 'PENDING') await strict.runOnce();
+    const [row] = await rowsOf(changeId);
+    expect(row).toMatchObject({ status: 'DEAD', attempts: 1 });
+    expect(row?.lastError).toMatch(/gave up after 1 attempts: braze 502/);
   });
 
   it('keeps order per profile: a later change waits while an earlier one retries', async () => {
