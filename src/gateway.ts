@@ -13,6 +13,7 @@ import { AliasService } from './identity/alias-service.js';
 import { IdentityService } from './identity/identity-service.js';
 import { ProfileQueryService } from './identity/profile-query-service.js';
 import { TrackService } from './identity/track-service.js';
+import { UndoService } from './identity/undo-service.js';
 import { DeliveryService } from './outbox/delivery-service.js';
 import {
   Dispatcher,
@@ -29,6 +30,7 @@ export function createServices(database: Database, config: Config, clock?: () =>
     aliases: new AliasService(db, config.limits.maxIdsPerProfile, clock),
     identity: new IdentityService(db, config.limits.maxIdsPerProfile, clock),
     deliveries: new DeliveryService(db, clock),
+    undo: new UndoService(db, clock),
   };
 }
 

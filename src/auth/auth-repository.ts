@@ -10,15 +10,17 @@ export interface KeyRecord {
   readonly workspaceId: string;
   readonly anonIdLabel: string;
   readonly scopes: string[];
+  readonly keyHash: string;
 }
 
 export type WorkspaceRow = typeof workspaces.$inferSelect;
+export type ApiKeyRow = typeof apiKeys.$inferSelect;
 
 export class AuthRepository {
   private readonly keyByHash;
   private readonly workspaceById;
 
-  constructor(db: Db) {
+  constructor(private readonly db: Db) {
     // Every request authenticates: a prepared statement keeps that lookup cheap.
     this.keyByHash = db
       .select({
@@ -26,6 +28,7 @@ export class AuthRepository {
         workspaceId: apiKeys.workspaceId,
         anonIdLabel: workspaces.anonIdLabel,
         scopes: apiKeys.scopes,
+        keyHash: apiKeys.keyHash,
       })
       .from(apiKeys)
       .innerJoin(workspaces, eq(workspaces.id, apiKeys.workspaceId))
@@ -84,8 +87,20 @@ export class AuthRepository {
   async insertKey(
     q: Queryable,
     row: { workspaceId: string; id: string; name: string; keyHash: string; scopes: string[] },
-  ): Promise<void> {
-    await q.insert(apiKeys).values(row);
+  ): Promise<ApiKeyRow> {
+    const [created] = await q.insert(apiKeys).values(row).returning();
+    return created;
+  }
+
+  /** Revokes a key of the workspace (once: a revoked key keeps its first revocation time). */
+  async revokeKey(workspaceId: string, id: string, now: Date): Promise<ApiKeyRow | null> {
+    const where = and(eq(apiKeys.workspaceId, workspaceId), eq(apiKeys.id, id));
+    await this.db
+      .update(apiKeys)
+      .set({ revokedAt: now })
+      .where(and(where, isNull(apiKeys.revokedAt)));
+    const [row] = await this.db.select().from(apiKeys).where(where);
+    return row ?? null;
   }
 
   /** Takes a transaction-scoped lock that serialises first-start bootstrap across processes. */

@@ -2,13 +2,14 @@
  * Who is calling: turns a bearer key into the workspace and scopes it acts with, and on the first
  * start of an empty database creates the default workspace and its first admin key.
  */
-import type { BrazeSettings, Config, MixpanelSettings } from '../config/config.js';
+import type { Config } from '../config/config.js';
 import type { Db } from '../db/client.js';
 import { AppError } from '../lib/app-error.js';
-import { uuidv7 } from '../lib/uuid.js';
-import { AuthRepository, type WorkspaceRow } from './auth-repository.js';
-import { generateApiKey, hashApiKey } from './keys.js';
-import { isScope } from './scopes.js';
+import { isUuid, uuidv7 } from '../lib/uuid.js';
+import { AuthRepository, type ApiKeyRow, type WorkspaceRow } from './auth-repository.js';
+import { generateApiKey, hashApiKey, sameHash } from './keys.js';
+import { hasScope, isScope } from './scopes.js';
+import { validateKeyInput, validateWorkspace, type WorkspaceInput } from './workspace-input.js';
 
 export interface Principal {
   readonly keyId: string;
@@ -36,8 +37,12 @@ export class AuthService {
     if (!match) {
       throw new AppError('UNAUTHENTICATED', 'send an API key as "Authorization: Bearer <key>"');
     }
-    const key = await this.repo.findActiveKey(hashApiKey(match[1]));
-    if (!key) throw new AppError('UNAUTHENTICATED', 'the API key is unknown or revoked');
+    const hash = hashApiKey(match[1]);
+    const key = await this.repo.findActiveKey(hash);
+    // Found by hash; the stored hash is still compared in constant time before it is trusted.
+    if (!key || !sameHash(key.keyHash, hash)) {
+      throw new AppError('UNAUTHENTICATED', 'the API key is unknown or revoked');
+    }
     return {
       keyId: key.id,
       workspaceId: key.workspaceId,
@@ -85,45 +90,58 @@ export class AuthService {
   }
 
   /** Creates a workspace with a first admin key, returned once. */
-  async createWorkspace(input: {
-    name: string;
-    anonIdLabel?: string;
-    mixpanel?: MixpanelSettings | null;
-    braze?: BrazeSettings | null;
-  }): Promise<{ workspace: WorkspaceRow; key: string }> {
-    const key = generateApiKey();
-    const workspace = await this.db.transaction(async (tx) => {
-      const created = await this.repo.insertWorkspace(tx, {
-        id: uuidv7(),
-        name: input.name,
-        ...(input.anonIdLabel ? { anonIdLabel: input.anonIdLabel } : {}),
-        mixpanel: input.mixpanel ?? null,
-        braze: input.braze ?? null,
-      });
-      await this.repo.insertKey(tx, {
-        workspaceId: created.id,
+  async createWorkspace(
+    input: WorkspaceInput,
+  ): Promise<{ workspace: WorkspaceRow; key: CreatedKey }> {
+    const valid = validateWorkspace(input);
+    const secret = generateApiKey();
+    return this.db.transaction(async (tx) => {
+      const workspace = await this.repo.insertWorkspace(tx, { id: uuidv7(), ...valid });
+      const row = await this.repo.insertKey(tx, {
+        workspaceId: workspace.id,
         id: uuidv7(),
         name: 'admin',
-        keyHash: hashApiKey(key),
+        keyHash: hashApiKey(secret),
         scopes: ['admin'],
       });
-      return created;
+      return { workspace, key: { row, key: secret } };
     });
-    return { workspace, key };
   }
 
-  /** Creates a key in a workspace with the given scopes; the key is returned once. */
-  async createApiKey(workspaceId: string, name: string, scopes: string[]): Promise<string> {
-    const bad = scopes.filter((s) => !isScope(s));
-    if (bad.length > 0) throw new AppError('BAD_USER_INPUT', `unknown scopes: ${bad.join(', ')}`);
+  /**
+   * Creates a key in the caller's workspace; the key is returned once. A key cannot be given a
+   * scope its creator lacks (an admin key cannot mint a root key).
+   */
+  async createApiKey(principal: Principal, name: string, scopes: string[]): Promise<CreatedKey> {
+    validateKeyInput(name, scopes);
+    const missing = scopes.filter((s) => isScope(s) && !hasScope(principal.scopes, s));
+    if (missing.length > 0) {
+      throw new AppError(
+        'FORBIDDEN',
+        `this API key cannot grant scopes it lacks: ${missing.join(', ')}`,
+      );
+    }
     const key = generateApiKey();
-    await this.repo.insertKey(this.db, {
-      workspaceId,
+    const row = await this.repo.insertKey(this.db, {
+      workspaceId: principal.workspaceId,
       id: uuidv7(),
-      name,
+      name: name.trim(),
       keyHash: hashApiKey(key),
-      scopes,
+      scopes: [...new Set(scopes)],
     });
-    return key;
+    return { row, key };
   }
+
+  /** Revokes a key of the caller's workspace; it stops working with the next request. */
+  async revokeApiKey(principal: Principal, id: string): Promise<ApiKeyRow> {
+    if (!isUuid(id)) throw new AppError('BAD_USER_INPUT', 'id: is not an API key id');
+    const row = await this.repo.revokeKey(principal.workspaceId, id, new Date());
+    if (!row) throw new AppError('NOT_FOUND', `no API key ${id} in this workspace`);
+    return row;
+  }
+}
+
+export interface CreatedKey {
+  readonly row: ApiKeyRow;
+  readonly key: string;
 }

@@ -4,6 +4,7 @@ import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphq
 import { GraphQLDateTime } from 'graphql-scalars';
 import { buildSchemaSync, type AuthChecker } from 'type-graphql';
 
+import { WorkspaceResolver } from '../auth/graphql/workspace.resolver.js';
 import { hasScope, isScope } from '../auth/scopes.js';
 import {
   ProfileConnectionResolver,
@@ -23,6 +24,7 @@ import { TrackResolver } from '../identity/graphql/track.resolver.js';
 import { AppError } from '../lib/app-error.js';
 import {
   DeliveryConnectionResolver,
+  DeliveryFieldResolver,
   DeliveryResolver,
 } from '../outbox/graphql/delivery.resolver.js';
 import type { GatewayContext } from './context.js';
@@ -56,6 +58,8 @@ export function buildGatewaySchema(): GraphQLSchema {
       ProfileMergesResolver,
       DeliveryResolver,
       DeliveryConnectionResolver,
+      DeliveryFieldResolver,
+      WorkspaceResolver,
     ],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     authChecker: scopeChecker,

@@ -4,6 +4,7 @@ import type DataLoader from 'dataloader';
 import type { AuthService, Principal } from '../auth/auth-service.js';
 import type { AliasService } from '../identity/alias-service.js';
 import type { IdentityService } from '../identity/identity-service.js';
+import type { UndoService } from '../identity/undo-service.js';
 import type { ProfileLoaders, ProfileQueryService } from '../identity/profile-query-service.js';
 import type { TrackService, WorkspaceScope } from '../identity/track-service.js';
 import type { DeliveryService, OutboxRow } from '../outbox/delivery-service.js';
@@ -15,6 +16,7 @@ export interface Services {
   readonly aliases: AliasService;
   readonly identity: IdentityService;
   readonly deliveries: DeliveryService;
+  readonly undo: UndoService;
 }
 
 export type Loaders = ProfileLoaders & {

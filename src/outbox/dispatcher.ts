@@ -170,7 +170,7 @@ export class Dispatcher {
       )
     ).flat();
     // A cancelled send (shutdown) leaves its rows claimed; stop() releases them.
-    await this.repo.finish(outcomes, this.clock());
+    await this.repo.finish(this.owner, outcomes, this.clock());
     return outcomes.length;
   }
 
@@ -226,7 +226,11 @@ export class Dispatcher {
         continue;
       }
       const nowMs = this.clock().getTime();
-      const pause = adapter.pauseMs(sent.response, nowMs);
+      const verdict = adapter.classify(request, sent.response, nowMs);
+      // A throttle, by status or by headers, pauses the whole workspace+vendor.
+      const pause =
+        adapter.pauseMs(sent.response, nowMs) ??
+        (verdict.kind === 'retry' ? verdict.pauseMs : null);
       if (pause !== null && pause > 0) {
         await this.repo.pause(
           rows[0].workspaceId,
@@ -235,7 +239,7 @@ export class Dispatcher {
           `rate limit headers (${sent.response.status})`,
         );
       }
-      outcomes.push(...this.apply(adapter.classify(request, sent.response, nowMs), requestRows));
+      outcomes.push(...this.apply(verdict, requestRows));
       if (pause !== null && pause > 0) {
         // The rest of this group waits for the pause too.
         const done = new Set(outcomes.map((o) => o.id));

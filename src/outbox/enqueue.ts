@@ -80,3 +80,44 @@ export async function enqueueIdentityChanges(
   if (rows.length > 0) await tx.insert(outboxMessages).values(rows);
   return rows.length;
 }
+
+/**
+ * Records, for each configured vendor, a change the vendor cannot express, as a SKIPPED delivery
+ * whose lastError gives the reason: the record shows what each vendor was (not) told.
+ */
+export async function recordUnsupportedChange(
+  tx: Tx,
+  ctx: { readonly workspaceId: string; readonly now: Date },
+  change: {
+    readonly id: string;
+    readonly changeId: string;
+    readonly profileId: string;
+    readonly type: string;
+    readonly reasons: Readonly<Record<VendorName, string>>;
+  },
+): Promise<void> {
+  const [workspace] = await tx
+    .select({ mixpanel: workspaces.mixpanel, braze: workspaces.braze })
+    .from(workspaces)
+    .where(eq(workspaces.id, ctx.workspaceId));
+  const vendors: VendorName[] = [];
+  if (workspace?.braze) vendors.push('BRAZE');
+  if (workspace?.mixpanel) vendors.push('MIXPANEL');
+  if (vendors.length === 0) return;
+  await tx.insert(outboxMessages).values(
+    vendors.map((vendor) => ({
+      workspaceId: ctx.workspaceId,
+      vendor,
+      type: change.type,
+      changeId: change.changeId,
+      profileId: change.profileId,
+      payload: { type: change.type, changeId: change.changeId } as unknown as IdentityMessage,
+      dedupeKey: `${change.id}:${vendor.toLowerCase()}`,
+      status: 'SKIPPED' as const,
+      lastError: change.reasons[vendor],
+      nextAttemptAt: ctx.now,
+      createdAt: ctx.now,
+      updatedAt: ctx.now,
+    })),
+  );
+}

@@ -2,7 +2,7 @@
  * The SQL of the outbox: claiming due rows with FOR UPDATE SKIP LOCKED under a lease, keeping
  * order per (workspace, vendor, profile), recording outcomes, pauses, and the reads of the API.
  */
-import { and, desc, eq, inArray, lt, sql, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 
 import { workspaces } from '../auth/auth.sql.js';
 import type { Db, Queryable } from '../db/client.js';
@@ -74,7 +74,7 @@ export class OutboxRepository {
   }
 
   /** Writes the outcome of each row and lets go of its lease. */
-  async finish(outcomes: readonly RowOutcome[], now: Date): Promise<void> {
+  async finish(owner: string, outcomes: readonly RowOutcome[], now: Date): Promise<void> {
     if (outcomes.length === 0) return;
     const at = now.toISOString();
     const payload = JSON.stringify(
@@ -100,7 +100,7 @@ export class OutboxRepository {
                (e->>'n')::timestamptz as n, e->>'e' as e, (e->>'r')::int as r
         from jsonb_array_elements(${payload}::jsonb) as e
       ) as v
-      where m.workspace_id = v.w and m.id = v.i`);
+      where m.workspace_id = v.w and m.id = v.i and m.claimed_by = ${owner}`);
   }
 
   /** Lets go of rows this dispatcher claimed but did not finish (shutdown). */
@@ -181,7 +181,10 @@ export class OutboxRepository {
     return Number(row?.n ?? 0);
   }
 
-  /** Makes DEAD and RETRYING rows due now, with a fresh attempt budget. */
+  /**
+   * Makes DEAD and RETRYING rows due now, with a fresh attempt budget; a row a dispatcher holds
+   * right now is left to it.
+   */
   async requeue(
     q: Queryable,
     workspaceId: string,
@@ -202,7 +205,13 @@ export class OutboxRepository {
         claimedBy: null,
         updatedAt: now,
       })
-      .where(and(where, inArray(outboxMessages.status, ['DEAD', 'RETRYING'])));
+      .where(
+        and(
+          where,
+          inArray(outboxMessages.status, ['DEAD', 'RETRYING']),
+          or(isNull(outboxMessages.claimedUntil), lt(outboxMessages.claimedUntil, now)),
+        ),
+      );
     return q.select().from(outboxMessages).where(where).orderBy(outboxMessages.id);
   }
 

@@ -52,10 +52,17 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
         name: `test-${process.pid}-${++n}`,
         ...options,
       });
-      return { workspaceId: workspace.id, key };
+      return { workspaceId: workspace.id, key: key.key };
     },
-    newKey: (workspaceId, scopes) =>
-      gateway.services.auth.createApiKey(workspaceId, 'test', scopes),
+    async newKey(workspaceId, scopes) {
+      const creator = {
+        keyId: 'test',
+        workspaceId,
+        anonIdLabel: 'anon_id',
+        scopes: ['admin', 'root'],
+      };
+      return (await gateway.services.auth.createApiKey(creator, 'test', scopes)).key;
+    },
     async gql(key, query, variables) {
       const res = await fetch(url, {
         method: 'POST',

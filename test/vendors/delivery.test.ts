@@ -1,4 +1,4 @@
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -7,7 +7,7 @@ import { createServices } from '../../src/gateway.js';
 import type { Services } from '../../src/http/context.js';
 import { DEFAULT_DISPATCHER_OPTIONS, Dispatcher } from '../../src/outbox/dispatcher.js';
 import { enqueueIdentityChanges } from '../../src/outbox/enqueue.js';
-import { outboxMessages } from '../../src/outbox/outbox.sql.js';
+import { outboxMessages, vendorPauses } from '../../src/outbox/outbox.sql.js';
 import { anAlias, anAnonId, anExternalId } from '../helpers/builders.js';
 import { testConfig } from '../helpers/config.js';
 import { openTestDatabase } from '../helpers/database.js';
@@ -311,6 +311,30 @@ describe('delivery', () => {
     const [dead] = await rowsOf(b.changeId);
     expect(dead).toMatchObject({ status: 'DEAD' });
     expect(dead?.lastError).toContain('invalid_external_id');
+  });
+
+  it('pauses the workspace for Mixpanel too when it answers 429', async () => {
+    const scope = await newScope({ braze: false });
+    const externalId = anExternalId();
+    mixpanel.queue(externalId, {
+      kind: 'status',
+      status: 429,
+      headers: { 'retry-after': '1' },
+      body: {
+        error: 'Project exceeded rate limits. Please retry the request with exponential backoff.',
+        status: 0,
+      },
+    });
+    const { changeId } = await mergeOne(scope, externalId);
+    await until(async () => (await statuses(changeId))[0]?.[1] === 'RETRYING');
+    const [pause] = await database.db
+      .select()
+      .from(vendorPauses)
+      .where(
+        and(eq(vendorPauses.workspaceId, scope.workspaceId), eq(vendorPauses.vendor, 'MIXPANEL')),
+      );
+    expect(pause?.pausedUntil.getTime()).toBeGreaterThan(Date.now());
+    await until(async () => (await statuses(changeId))[0]?.[1] === 'DELIVERED');
   });
 
   it('treats a Mixpanel /track status other than 1 as a failure', async () => {

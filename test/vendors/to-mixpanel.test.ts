@@ -19,7 +19,8 @@ import {
   mixpanelEvents,
 } from '../../src/vendors/mixpanel/to-mixpanel.js';
 
-const fixtures = path.resolve(packageRoot(), '..', 'shared', 'fixtures');
+// Vendor request and response vectors recorded from peers' tests (see test/fixtures/README.md).
+const fixtures = path.resolve(packageRoot(), 'test', 'fixtures');
 const readFixture = (name: string): any =>
   JSON.parse(readFileSync(path.join(fixtures, name), 'utf8'));
 

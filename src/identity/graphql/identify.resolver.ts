@@ -40,6 +40,15 @@ export class IdentifyResolver {
     return ctx.services.identity.identify(ctx.scope, input);
   }
 
+  @Authorized('users:identify')
+  @Mutation(() => Merge, {
+    description:
+      "Restores both profiles of a merge, if nothing has touched the survivor's merged fields since (else CONFLICT).",
+  })
+  undoMerge(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<MergeRow> {
+    return ctx.services.undo.undo(ctx.scope, id);
+  }
+
   @Authorized('profiles:read')
   @Query(() => mergeConnection.Connection, { description: 'Merges, newest first.' })
   merges(

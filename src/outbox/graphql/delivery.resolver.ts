@@ -1,6 +1,17 @@
 /** The deliveries query and retryDeliveries. */
 import 'reflect-metadata';
-import { Arg, Authorized, Ctx, ID, Int, Mutation, Query, Resolver } from 'type-graphql';
+import {
+  Arg,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  ID,
+  Int,
+  Mutation,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
 
 import type { GatewayContext } from '../../http/context.js';
 import { connectionType } from '../../identity/graphql/connection.type.js';
@@ -33,5 +44,16 @@ export class DeliveryResolver {
     @Ctx() ctx: GatewayContext,
   ): Promise<OutboxRow[]> {
     return ctx.services.deliveries.retry(ctx.scope.workspaceId, ids);
+  }
+}
+
+@Resolver(() => Delivery)
+export class DeliveryFieldResolver {
+  @FieldResolver(() => Date, {
+    nullable: true,
+    description: 'When the next attempt is due; null once final.',
+  })
+  nextAttemptAt(@Root() row: OutboxRow): Date | null {
+    return row.status === 'PENDING' || row.status === 'RETRYING' ? row.nextAttemptAt : null;
   }
 }
