@@ -44,6 +44,8 @@ const envSchema = z.object({
   MAX_IDS_PER_PROFILE: positiveInt(500),
   RATE_LIMIT_PER_MINUTE: positiveInt(6000),
   MAX_BODY_BYTES: positiveInt(1024 * 1024),
+  MAX_QUERY_DEPTH: positiveInt(15),
+  MAX_QUERY_COST: positiveInt(50_000),
   OUTBOX_DISPATCHER: optionalString.pipe(z.enum(['true', 'false']).optional()),
   OUTBOX_BATCH_SIZE: positiveInt(500),
   OUTBOX_POLL_MS: positiveInt(250),
@@ -79,6 +81,9 @@ export interface Config {
     readonly port: number;
     readonly host: string;
     readonly maxBodyBytes: number;
+    readonly maxQueryDepth: number;
+    readonly maxQueryCost: number;
+    readonly rateLimitPerMinute: number;
     readonly introspection: boolean;
     readonly playground: boolean;
     readonly production: boolean;
@@ -149,6 +154,9 @@ export function loadConfig(env: Env): Config {
       port: e.PORT,
       host: e.HOST,
       maxBodyBytes: e.MAX_BODY_BYTES,
+      maxQueryDepth: e.MAX_QUERY_DEPTH,
+      maxQueryCost: e.MAX_QUERY_COST,
+      rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
       introspection: e.INTROSPECTION ? e.INTROSPECTION === 'true' : !production,
       playground: e.PLAYGROUND ? e.PLAYGROUND === 'true' : !production,
       production,

@@ -20,6 +20,7 @@ import { buildGatewaySchema } from './build-schema.js';
 import type { GatewayContext, Services } from './context.js';
 import { createFormatError } from './format-error.js';
 import { readiness } from './health.js';
+import { checkQueryLimits, KeyRateLimiter, measureOperation } from './limits.js';
 
 export interface HttpOptions {
   readonly http: Config['http'];
@@ -39,6 +40,8 @@ class BodyTooLargeError extends Error {}
 export async function startHttpServer(options: HttpOptions): Promise<RunningServer> {
   const { http, database, services, logger } = options;
   const httpServer = createServer();
+  const rateLimiter = new KeyRateLimiter(http.rateLimitPerMinute);
+  const queryLimits = { maxDepth: http.maxQueryDepth, maxCost: http.maxQueryCost };
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),
     introspection: http.introspection,
@@ -49,6 +52,21 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ...(http.playground ? [] : [ApolloServerPluginLandingPageDisabled()]),
+      {
+        requestDidStart: () =>
+          Promise.resolve({
+            didResolveOperation: (rc) => {
+              const measure = measureOperation(
+                rc.schema,
+                rc.document,
+                rc.operationName,
+                rc.request.variables ?? {},
+              );
+              checkQueryLimits(measure, queryLimits);
+              return Promise.resolve();
+            },
+          }),
+      },
     ],
   });
   await apollo.start();
@@ -65,6 +83,7 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
       }
       throw error;
     }
+    await rateLimiter.take(principal.keyId);
     const scope = { workspaceId: principal.workspaceId, anonIdLabel: principal.anonIdLabel };
     return {
       requestId,

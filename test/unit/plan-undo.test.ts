@@ -51,15 +51,13 @@ const aProfileArb = (prefix: string, identified: boolean) =>
         purchases: g.purchases
           ? { count: 2, totalCents: 500, firstAt: day(1), lastAt: day(4) }
           : null,
-        apps: [...g.apps]
-          .sort()
-          .map((appId) => ({
-            appId,
-            sessionCount: 1,
-            firstSessionAt: day(1),
-            lastSessionAt: day(2),
-            totalSeconds: 30,
-          })),
+        apps: [...g.apps].sort().map((appId) => ({
+          appId,
+          sessionCount: 1,
+          firstSessionAt: day(1),
+          lastSessionAt: day(2),
+          totalSeconds: 30,
+        })),
         pushTokens: g.tokens.map((token) => ({
           appId: 'ios',
           token: `${prefix}-${token}`,

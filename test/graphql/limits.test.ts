@@ -1,0 +1,55 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { codes, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+
+let gw: TestGateway;
+beforeAll(async () => {
+  gw = await startTestGateway({
+    RATE_LIMIT_PER_MINUTE: '5',
+    MAX_QUERY_DEPTH: '8',
+    MAX_QUERY_COST: '5000',
+  });
+});
+afterAll(async () => {
+  await gw?.close();
+});
+
+describe('request limits', () => {
+  it('answers RATE_LIMITED with a retry hint once a key used its budget, per key', async () => {
+    const a = await gw.newWorkspace();
+    const b = await gw.newWorkspace();
+    for (let i = 0; i < 5; i++)
+      expect((await gw.gql(a.key, `{ profiles { totalCount } }`)).errors).toBeUndefined();
+    const res = await fetch(gw.url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${a.key}` },
+      body: JSON.stringify({ query: '{ profiles { totalCount } }' }),
+    });
+    expect(res.status).toBe(429);
+    expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+    const body = (await res.json()) as { errors: { extensions: Record<string, unknown> }[] };
+    expect(body.errors[0]?.extensions['code']).toBe('RATE_LIMITED');
+    expect(body.errors[0]?.extensions['retryAfterSeconds']).toBeGreaterThan(0);
+    // Another key has its own budget.
+    expect((await gw.gql(b.key, `{ profiles { totalCount } }`)).errors).toBeUndefined();
+  });
+
+  it('refuses a query nested deeper than the limit', async () => {
+    const { key } = await gw.newWorkspace();
+    const deep = `{ aliases { edges { node { profile { aliases { profile { aliases { profile { id } } } } } } } } }`;
+    const res = await gw.gql(key, deep);
+    expect(res.status).toBe(400);
+    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    expect(res.errors?.[0]?.message).toMatch(/levels deep/);
+  });
+
+  it('refuses a query that may return too many objects, and allows a smaller page', async () => {
+    const { key } = await gw.newWorkspace();
+    const query = (first: number) =>
+      `{ profiles(first: ${first}) { edges { node { id aliases { aliasName } events { name dailyCounts { day count } } } } } }`;
+    const big = await gw.gql(key, query(100));
+    expect(codes(big)).toEqual(['BAD_USER_INPUT']);
+    expect(big.errors?.[0]?.message).toMatch(/at most 5000/);
+    expect((await gw.gql(key, query(5))).errors).toBeUndefined();
+  });
+});
