@@ -8,6 +8,7 @@ import { AuthService, type BootstrapResult } from './auth/auth-service.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/client.js';
 import type { Services } from './http/context.js';
+import { Metrics } from './http/metrics.js';
 import { startHttpServer, type RunningServer } from './http/server.js';
 import { AliasService } from './identity/alias-service.js';
 import { IdentityService } from './identity/identity-service.js';
@@ -21,14 +22,21 @@ import {
   type DispatcherOptions,
 } from './outbox/dispatcher.js';
 
-export function createServices(database: Database, config: Config, clock?: () => Date): Services {
+export function createServices(
+  database: Database,
+  config: Config,
+  clock?: () => Date,
+  metrics?: Metrics,
+): Services {
   const { db } = database;
   return {
     auth: new AuthService(db),
     profiles: new ProfileQueryService(db, clock),
     track: new TrackService(db, clock),
     aliases: new AliasService(db, config.limits.maxIdsPerProfile, clock),
-    identity: new IdentityService(db, config.limits.maxIdsPerProfile, clock),
+    identity: new IdentityService(db, config.limits.maxIdsPerProfile, clock, (results) => {
+      for (const r of results) metrics?.identifyOutcomes.inc({ outcome: r.outcome });
+    }),
     deliveries: new DeliveryService(db, clock),
     undo: new UndoService(db, clock),
   };
@@ -68,11 +76,22 @@ export async function startGateway(
   database: Database,
   logger: Logger,
 ): Promise<Gateway> {
-  const services = createServices(database, config);
+  const metrics = new Metrics(database.db);
+  const services = createServices(database, config, undefined, metrics);
   const bootstrap = await services.auth.bootstrap(config);
-  const server = await startHttpServer({ http: config.http, database, services, logger });
+  const server = await startHttpServer({ http: config.http, database, services, logger, metrics });
   const dispatcher = config.outbox.dispatcher
-    ? new Dispatcher(database.db, logger, dispatcherOptions(config))
+    ? new Dispatcher(
+        database.db,
+        logger,
+        dispatcherOptions(config),
+        undefined,
+        undefined,
+        (vendor, status) => {
+          metrics.deliveries.inc({ vendor, status });
+          if (status === 'RETRYING') metrics.retries.inc({ vendor });
+        },
+      )
     : null;
   dispatcher?.start();
   return {

@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
 import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, Kind } from 'graphql';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/config.js';
@@ -21,12 +21,14 @@ import type { GatewayContext, Services } from './context.js';
 import { createFormatError } from './format-error.js';
 import { readiness } from './health.js';
 import { checkQueryLimits, KeyRateLimiter, measureOperation } from './limits.js';
+import type { Metrics } from './metrics.js';
 
 export interface HttpOptions {
   readonly http: Config['http'];
   readonly database: Database;
   readonly services: Services;
   readonly logger: Logger;
+  readonly metrics: Metrics;
 }
 
 export interface RunningServer {
@@ -38,7 +40,7 @@ export interface RunningServer {
 class BodyTooLargeError extends Error {}
 
 export async function startHttpServer(options: HttpOptions): Promise<RunningServer> {
-  const { http, database, services, logger } = options;
+  const { http, database, services, logger, metrics } = options;
   const httpServer = createServer();
   const rateLimiter = new KeyRateLimiter(http.rateLimitPerMinute);
   const queryLimits = { maxDepth: http.maxQueryDepth, maxCost: http.maxQueryCost };
@@ -53,9 +55,14 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
       ApolloServerPluginDrainHttpServer({ httpServer }),
       ...(http.playground ? [] : [ApolloServerPluginLandingPageDisabled()]),
       {
-        requestDidStart: () =>
-          Promise.resolve({
+        // Metrics by root field (bounded by the schema, unlike client-chosen operation names).
+        requestDidStart: () => {
+          const started = process.hrtime.bigint();
+          let operation = 'unknown';
+          return Promise.resolve({
             didResolveOperation: (rc) => {
+              const first = rc.operation?.selectionSet.selections[0];
+              if (first?.kind === Kind.FIELD) operation = first.name.value;
               const measure = measureOperation(
                 rc.schema,
                 rc.document,
@@ -65,13 +72,39 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
               checkQueryLimits(measure, queryLimits);
               return Promise.resolve();
             },
-          }),
+            willSendResponse: (rc) => {
+              const body = rc.response.body;
+              const errors = body.kind === 'single' ? body.singleResult.errors : undefined;
+              const outcome = errors?.length ? codeOf(errors[0]?.extensions?.['code']) : 'ok';
+              metrics.requests.inc({ operation, outcome });
+              metrics.latency.observe(
+                { operation },
+                Number(process.hrtime.bigint() - started) / 1e9,
+              );
+              return Promise.resolve();
+            },
+          });
+        },
       },
     ],
   });
   await apollo.start();
 
+  // Failures here (no key, over the rate limit) happen before Apollo's plugins see the request.
   const context = async (req: IncomingMessage, requestId: string): Promise<GatewayContext> => {
+    try {
+      return await createContext(req, requestId);
+    } catch (error) {
+      const code = error instanceof GraphQLError ? error.extensions['code'] : undefined;
+      metrics.requests.inc({ operation: 'unknown', outcome: codeOf(code) });
+      throw error;
+    }
+  };
+
+  const createContext = async (
+    req: IncomingMessage,
+    requestId: string,
+  ): Promise<GatewayContext> => {
     let principal;
     try {
       principal = await services.auth.authenticate(req.headers.authorization);
@@ -102,6 +135,12 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     res.setHeader('x-request-id', requestId);
     const url = new URL(req.url ?? '/', 'http://gateway');
     if (url.pathname === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (url.pathname === '/metrics') {
+      const { contentType, body } = await metrics.render();
+      res.setHeader('content-type', contentType);
+      res.end(body);
+      return;
+    }
     if (url.pathname === '/readyz') {
       const report = await readiness(database);
       return sendJson(res, report.status === 'ok' ? 200 : 503, report);
@@ -161,6 +200,11 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     port,
     stop: () => apollo.stop(),
   };
+}
+
+/** An error code as a metric label. */
+function codeOf(code: unknown): string {
+  return typeof code === 'string' ? code : 'INTERNAL_SERVER_ERROR';
 }
 
 function requestIdOf(req: IncomingMessage): string {

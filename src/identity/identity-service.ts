@@ -41,12 +41,20 @@ export class IdentityService {
     private readonly db: Db,
     private readonly maxIdsPerProfile: number,
     private readonly clock: () => Date = () => new Date(),
+    /** Told the results of every request that committed (metrics). */
+    private readonly observe: (results: readonly ItemResult[]) => void = () => {},
   ) {}
 
   async identify(
     scope: WorkspaceScope,
     request: IdentifyUsersRequest,
   ): Promise<IdentifyUsersResult> {
+    const payload = await this.run(scope, request);
+    this.observe(payload.results);
+    return payload;
+  }
+
+  private run(scope: WorkspaceScope, request: IdentifyUsersRequest): Promise<IdentifyUsersResult> {
     const valid = validateIdentify(request);
     const requestHash = hashRequest(valid);
     return inTransaction(this.db, async (tx) => {

@@ -95,6 +95,8 @@ export class Dispatcher {
     private readonly options: DispatcherOptions = DEFAULT_DISPATCHER_OPTIONS,
     private readonly clock: () => Date = () => new Date(),
     private readonly random: () => number = Math.random,
+    /** Told the outcome of every row this dispatcher finished (metrics). */
+    private readonly observe: (vendor: VendorName, status: RowOutcome['status']) => void = () => {},
   ) {
     this.repo = new OutboxRepository(db);
     this.brazeBudget = new RateLimiterDrizzle({
@@ -171,6 +173,8 @@ export class Dispatcher {
     ).flat();
     // A cancelled send (shutdown) leaves its rows claimed; stop() releases them.
     await this.repo.finish(this.owner, outcomes, this.clock());
+    const vendorOf = new Map(rows.map((r) => [r.id, r.vendor]));
+    for (const o of outcomes) this.observe(vendorOf.get(o.id)!, o.status);
     return outcomes.length;
   }
 

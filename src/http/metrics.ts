@@ -1,0 +1,91 @@
+/**
+ * Prometheus metrics: GraphQL requests and latency by operation, identify outcomes, deliveries
+ * by vendor and status, retries, and the outbox's depth and oldest age (read from the database
+ * at each scrape, so every process reports the shared outbox).
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { sql } from 'drizzle-orm';
+
+import type { Db } from '../db/client.js';
+import { rowsOf } from '../db/rows.js';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly requests: Counter<'operation' | 'outcome'>;
+  readonly latency: Histogram<'operation'>;
+  readonly identifyOutcomes: Counter<'outcome'>;
+  readonly deliveries: Counter<'vendor' | 'status'>;
+  readonly retries: Counter<'vendor'>;
+
+  constructor(db: Db) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: 'igw_process_' });
+    this.requests = new Counter({
+      name: 'igw_graphql_requests_total',
+      help: 'GraphQL operations by operation name and outcome (ok or the error code)',
+      labelNames: ['operation', 'outcome'],
+      registers,
+    });
+    this.latency = new Histogram({
+      name: 'igw_graphql_request_duration_seconds',
+      help: 'GraphQL operation latency',
+      labelNames: ['operation'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers,
+    });
+    this.identifyOutcomes = new Counter({
+      name: 'igw_identify_results_total',
+      help: 'identifyUsers items by outcome (MERGED, IDENTIFIED, UNCHANGED, NOT_FOUND, AMBIGUOUS, REJECTED)',
+      labelNames: ['outcome'],
+      registers,
+    });
+    this.deliveries = new Counter({
+      name: 'igw_deliveries_total',
+      help: 'Delivery attempts finished by this process, by vendor and resulting status',
+      labelNames: ['vendor', 'status'],
+      registers,
+    });
+    this.retries = new Counter({
+      name: 'igw_delivery_retries_total',
+      help: 'Deliveries scheduled for another attempt (failures and throttling)',
+      labelNames: ['vendor'],
+      registers,
+    });
+    const depth = new Gauge({
+      name: 'igw_outbox_depth',
+      help: 'Outbox rows waiting to be delivered, by vendor and status',
+      labelNames: ['vendor', 'status'],
+      registers,
+      async collect() {
+        const rows = rowsOf<{ vendor: string; status: string; n: number }>(
+          await db.execute(sql`
+            select vendor, status, count(*)::int as n from outbox_messages
+            where status in ('PENDING', 'RETRYING') group by vendor, status`),
+        );
+        this.reset();
+        for (const r of rows) this.set({ vendor: r.vendor, status: r.status }, Number(r.n));
+      },
+    });
+    void depth;
+    const oldest = new Gauge({
+      name: 'igw_outbox_oldest_age_seconds',
+      help: 'Age of the oldest outbox row still waiting, by vendor',
+      labelNames: ['vendor'],
+      registers,
+      async collect() {
+        const rows = rowsOf<{ vendor: string; age: number }>(
+          await db.execute(sql`
+            select vendor, extract(epoch from now() - min(created_at))::float8 as age from outbox_messages
+            where status in ('PENDING', 'RETRYING') group by vendor`),
+        );
+        this.reset();
+        for (const r of rows) this.set({ vendor: r.vendor }, Number(r.age));
+      },
+    });
+    void oldest;
+  }
+
+  async render(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+}

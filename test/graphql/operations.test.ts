@@ -1,0 +1,121 @@
+import { eq } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { outboxMessages } from '../../src/outbox/outbox.sql.js';
+import { anAnonId, anEvent, anExternalId } from '../helpers/builders.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startBrazeStub, type VendorStub } from '../helpers/vendor-stubs.js';
+
+let braze: VendorStub;
+beforeAll(async () => {
+  braze = await startBrazeStub('bk');
+});
+afterAll(async () => {
+  await braze?.close();
+});
+
+async function mergeVia(gw: TestGateway, key: string, externalId = anExternalId()) {
+  const anonId = anAnonId();
+  await gw.gql(key, `mutation ($i: TrackUsersInput!) { trackUsers(input: $i) { message } }`, {
+    i: {
+      events: [
+        { externalId, ...anEvent() },
+        { anonId, ...anEvent() },
+      ],
+    },
+  });
+  return gw.gql(
+    key,
+    `mutation ($i: IdentifyUsersInput!) { identifyUsers(input: $i) { results { outcome } } }`,
+    {
+      i: { anonIdsToIdentify: [{ externalId, anonId }] },
+    },
+  );
+}
+
+describe('/metrics', () => {
+  it('reports requests, identify outcomes and the outbox without a key, in Prometheus text', async () => {
+    const gw = await startTestGateway();
+    try {
+      const { key } = await gw.newWorkspace({ braze: { apiKey: 'bk', restEndpoint: braze.url } });
+      await mergeVia(gw, key);
+      await gw.gql(key, `{ profiles { totalCount } }`);
+      await gw.gql('igw_wrong', `{ profiles { totalCount } }`);
+      const res = await fetch(gw.url.replace('/graphql', '/metrics'));
+      expect(res.status).toBe(200);
+      expect(res.headers.get('content-type')).toContain('text/plain');
+      const text = await res.text();
+      expect(text).toMatch(/igw_graphql_requests_total\{operation="profiles",outcome="ok"\} 1/);
+      expect(text).toMatch(
+        /igw_graphql_requests_total\{operation="unknown",outcome="UNAUTHENTICATED"\} 1/,
+      );
+      expect(text).toMatch(
+        /igw_graphql_request_duration_seconds_count\{operation="identifyUsers"\} 1/,
+      );
+      expect(text).toMatch(/igw_identify_results_total\{outcome="MERGED"\} 1/);
+      expect(text).toMatch(/igw_outbox_depth\{vendor="BRAZE",status="PENDING"\} [1-9]/);
+      expect(text).toMatch(/igw_outbox_oldest_age_seconds\{vendor="BRAZE"\} \d/);
+      expect(text).not.toContain(key);
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes requests in flight and releases the rows its dispatcher holds', async () => {
+    const gw = await startTestGateway({
+      OUTBOX_DISPATCHER: 'true',
+      OUTBOX_POLL_MS: '20',
+      VENDOR_TIMEOUT_MS: '60000',
+    });
+    const { key, workspaceId } = await gw.newWorkspace({
+      braze: { apiKey: 'bk', restEndpoint: braze.url },
+    });
+    const externalId = anExternalId();
+    braze.queue(externalId, { kind: 'hang' });
+    await mergeVia(gw, key, externalId);
+    const rows = () =>
+      gw.database.db
+        .select()
+        .from(outboxMessages)
+        .where(eq(outboxMessages.workspaceId, workspaceId));
+    for (let i = 0; i < 200 && !braze.requests.some((r) => r.body.includes(externalId)); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect((await rows())[0]).toMatchObject({ attempts: 1 });
+    expect((await rows())[0]?.claimedBy).toBeTruthy();
+
+    // A request arrives just before the stop; it is answered in full.
+    const other = anExternalId();
+    const anonId = anAnonId();
+    await gw.gql(key, `mutation ($i: TrackUsersInput!) { trackUsers(input: $i) { message } }`, {
+      i: {
+        events: [
+          { externalId: other, ...anEvent() },
+          { anonId, ...anEvent() },
+        ],
+      },
+    });
+    const inFlight = gw.gql(
+      key,
+      `mutation ($i: IdentifyUsersInput!) { identifyUsers(input: $i) { results { outcome } } }`,
+      {
+        i: { anonIdsToIdentify: [{ externalId: other, anonId }] },
+      },
+    );
+    await new Promise((r) => setTimeout(r, 30));
+    await gw.gateway.stop();
+    expect((await inFlight).data?.identifyUsers.results[0].outcome).toBe('MERGED');
+
+    const [held] = (await rows()).filter((r) => r.payload.externalId === externalId);
+    expect(held).toMatchObject({
+      status: 'PENDING',
+      claimedBy: null,
+      claimedUntil: null,
+      attempts: 0,
+    });
+    braze.releaseHanging();
+    await gw.database.close();
+  });
+});
