@@ -8,6 +8,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
 
 import { AppError } from '../lib/app-error.js';
+import { safeError } from '../log.js';
 
 /** Codes whose messages are written for callers (ours and graphql-js/Apollo's request errors). */
 const PUBLIC_CODES = new Set([
@@ -41,7 +42,10 @@ export function createFormatError(logger: Logger) {
       const { stacktrace: _stacktrace, ...extensions } = formatted.extensions ?? {};
       return { ...formatted, extensions };
     }
-    logger.error({ err: original, path: formatted.path }, 'unexpected error in a GraphQL request');
+    logger.error(
+      { err: safeError(original), path: formatted.path },
+      'unexpected error in a GraphQL request',
+    );
     return {
       message: 'Internal server error',
       locations: formatted.locations,

@@ -19,6 +19,7 @@ import { AppError } from '../lib/app-error.js';
 import { buildGatewaySchema } from './build-schema.js';
 import type { GatewayContext, Services } from './context.js';
 import { createFormatError } from './format-error.js';
+import { safeError } from '../log.js';
 import { readiness } from './health.js';
 import { checkQueryLimits, KeyRateLimiter, measureOperation } from './limits.js';
 import type { Metrics } from './metrics.js';
@@ -77,6 +78,17 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
               const errors = body.kind === 'single' ? body.singleResult.errors : undefined;
               const outcome = errors?.length ? codeOf(errors[0]?.extensions?.['code']) : 'ok';
               metrics.requests.inc({ operation, outcome });
+              logger.info(
+                {
+                  requestId: rc.contextValue.requestId,
+                  workspaceId: rc.contextValue.scope.workspaceId,
+                  keyId: rc.contextValue.principal.keyId,
+                  operation,
+                  outcome,
+                  ms: Number(process.hrtime.bigint() - started) / 1e6,
+                },
+                'graphql request',
+              );
               metrics.latency.observe(
                 { operation },
                 Number(process.hrtime.bigint() - started) / 1e9,
@@ -182,7 +194,10 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
 
   httpServer.on('request', (req: IncomingMessage, res: ServerResponse) => {
     handle(req, res).catch((error: unknown) => {
-      logger.error({ err: error }, 'request failed outside GraphQL');
+      logger.error(
+        { err: safeError(error), requestId: res.getHeader('x-request-id') },
+        'request failed outside GraphQL',
+      );
       if (!res.headersSent)
         sendGraphQLError(res, 500, 'Internal server error', 'INTERNAL_SERVER_ERROR');
       else res.end();

@@ -21,6 +21,7 @@ import {
   buildMixpanelRequests,
   classifyMixpanelResponse,
 } from '../vendors/mixpanel/to-mixpanel.js';
+import { maskEmails, safeError } from '../log.js';
 import { sendVendorRequest } from '../vendors/send.js';
 import type {
   Classification,
@@ -129,7 +130,7 @@ export class Dispatcher {
       try {
         handled = await this.runOnce();
       } catch (error) {
-        this.logger.error({ err: error }, 'outbox cycle failed');
+        this.logger.error({ err: safeError(error) }, 'outbox cycle failed');
       }
       if (handled === 0 && !this.stopping.signal.aborted) {
         await new Promise<void>((resolve) => {
@@ -174,7 +175,20 @@ export class Dispatcher {
     // A cancelled send (shutdown) leaves its rows claimed; stop() releases them.
     await this.repo.finish(this.owner, outcomes, this.clock());
     const vendorOf = new Map(rows.map((r) => [r.id, r.vendor]));
-    for (const o of outcomes) this.observe(vendorOf.get(o.id)!, o.status);
+    for (const o of outcomes) {
+      this.observe(vendorOf.get(o.id)!, o.status);
+      if (o.status === 'DEAD') {
+        this.logger.warn(
+          {
+            deliveryId: o.id,
+            workspaceId: o.workspaceId,
+            vendor: vendorOf.get(o.id),
+            error: maskEmails(o.lastError ?? ''),
+          },
+          'delivery dead',
+        );
+      }
+    }
     return outcomes.length;
   }
 

@@ -62,6 +62,64 @@ describe('/metrics', () => {
   });
 });
 
+describe('logs', () => {
+  it('are JSON lines with a request id, and never carry a key, a vendor secret or a full email', async () => {
+    const lines: string[] = [];
+    const gw = await startTestGateway({}, { logLines: lines });
+    try {
+      const { workspaceId, key } = await gw.newWorkspace({
+        braze: { apiKey: 'braze-secret-value', restEndpoint: braze.url },
+      });
+      const root = await gw.newKey(workspaceId, ['root', 'admin']);
+      const email = `${anExternalId()}@example.com`;
+      await gw.gql(key, `mutation ($i: TrackUsersInput!) { trackUsers(input: $i) { message } }`, {
+        i: { attributes: [{ externalId: anExternalId(), email }] },
+      });
+      await gw.gql(
+        key,
+        `mutation ($i: IdentifyUsersInput!) { identifyUsers(input: $i) { results { outcome } } }`,
+        {
+          i: {
+            emailsToIdentify: [
+              { externalId: anExternalId(), email, prioritization: ['UNIDENTIFIED'] },
+            ],
+          },
+        },
+      );
+      await gw.gql(
+        root,
+        `mutation ($i: CreateWorkspaceInput!) { createWorkspace(input: $i) { apiKey { key } } }`,
+        {
+          i: { name: 'x', braze: { apiKey: 'another-braze-secret', restEndpoint: braze.url } },
+        },
+      );
+      await gw.gql('igw_not-a-key', `{ profiles { totalCount } }`);
+      const requests = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l['msg'] === 'graphql request');
+      expect(requests.length).toBeGreaterThanOrEqual(3);
+      expect(
+        requests.every(
+          (l) => typeof l['requestId'] === 'string' && typeof l['operation'] === 'string',
+        ),
+      ).toBe(true);
+      const all = lines.join('\n');
+      for (const secret of [
+        key,
+        root,
+        'braze-secret-value',
+        'another-braze-secret',
+        email,
+        'igw_not-a-key',
+      ]) {
+        expect(all).not.toContain(secret);
+      }
+    } finally {
+      await gw.close();
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   it('finishes requests in flight and releases the rows its dispatcher holds', async () => {
     const gw = await startTestGateway({

@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import type { BrazeSettings, MixpanelSettings } from '../../src/config/config.js';
 import type { Database } from '../../src/db/client.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
+import { createLogger } from '../../src/log.js';
 import { testConfig } from './config.js';
 import { openTestDatabase } from './database.js';
 
@@ -36,10 +37,16 @@ export interface TestGateway {
   close(): Promise<void>;
 }
 
-export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+export async function startTestGateway(
+  env: Record<string, string> = {},
+  options: { logLines?: string[] } = {},
+): Promise<TestGateway> {
   const queries: string[] = [];
   const database = await openTestDatabase({ onQuery: (q) => queries.push(q) });
-  const gateway = await startGateway(testConfig(env), database, pino({ level: 'silent' }));
+  const logger = options.logLines
+    ? createLogger('debug', { write: (line: string) => void options.logLines!.push(line) })
+    : pino({ level: 'silent' });
+  const gateway = await startGateway(testConfig(env), database, logger);
   const url = gateway.server.url.replace('0.0.0.0', '127.0.0.1');
   let n = 0;
   return {
