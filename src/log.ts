@@ -38,7 +38,7 @@ export function maskEmails(text: string): string {
 /** An error as it may be logged: no SQL parameters (drizzle puts them after "params:"). */
 export function safeError(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { type: typeof error };
-  const message = maskEmails(error.message.split('\nparams:')[0]!.split('\n')[0]!.slice(0, 300));
+  const message = maskEmails(error.message.split('\nparams:')[0].split('\n')[0].slice(0, 300));
   let code: unknown;
   for (let e: unknown = error, depth = 0; e && depth < 4; depth++) {
     code ??= (e as { code?: unknown }).code;
