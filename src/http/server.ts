@@ -21,6 +21,7 @@ import type { GatewayContext, Services } from './context.js';
 import { createFormatError } from './format-error.js';
 import { safeError } from '../log.js';
 import { readiness } from './health.js';
+import { playgroundAsset, playgroundPlugin } from './playground.js';
 import { checkQueryLimits, KeyRateLimiter, measureOperation } from './limits.js';
 import type { Metrics } from './metrics.js';
 
@@ -54,7 +55,7 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     formatError: createFormatError(logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
-      ...(http.playground ? [] : [ApolloServerPluginLandingPageDisabled()]),
+      http.playground ? playgroundPlugin() : ApolloServerPluginLandingPageDisabled(),
       {
         // Metrics by root field (bounded by the schema, unlike client-chosen operation names).
         requestDidStart: () => {
@@ -156,6 +157,14 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     if (url.pathname === '/readyz') {
       const report = await readiness(database);
       return sendJson(res, report.status === 'ok' ? 200 : 503, report);
+    }
+    if (http.playground && url.pathname.startsWith('/playground/')) {
+      const asset = await playgroundAsset(url.pathname.slice('/playground/'.length));
+      if (!asset) return sendJson(res, 404, { error: 'not found' });
+      res.setHeader('content-type', `${asset.type}; charset=utf-8`);
+      res.setHeader('cache-control', 'public, max-age=3600');
+      res.end(asset.body);
+      return;
     }
     if (url.pathname !== '/graphql')
       return sendJson(res, 404, { error: 'not found; GraphQL is at /graphql' });

@@ -1,0 +1,84 @@
+import { existsSync } from 'node:fs';
+
+import { chromium, type Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import { anEvent } from '../helpers/builders.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+// CI installs Chromium (.ci/run) and must run this test; elsewhere it needs the Debian package.
+const runnable = existsSync(CHROMIUM) || process.env['CI'] === 'true';
+
+let gw: TestGateway;
+let browser: Browser;
+beforeAll(async () => {
+  if (!runnable) return;
+  gw = await startTestGateway();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+afterAll(async () => {
+  await browser?.close();
+  await gw?.close();
+});
+
+describe.runIf(runnable)('the playground in a browser', () => {
+  it('loads with no network beyond the gateway, takes a key in the Headers tab and runs a query', async () => {
+    const { key } = await gw.newWorkspace();
+    await gw.gql(key, `mutation ($i: TrackUsersInput!) { trackUsers(input: $i) { message } }`, {
+      i: { events: [{ externalId: 'user-42', ...anEvent() }] },
+    });
+    const page = await browser.newPage();
+    const gateway = new URL(gw.url).host;
+    const elsewhere: string[] = [];
+    await page.route('**/*', (route) => {
+      const url = new URL(route.request().url());
+      if (url.host === gateway) return route.continue();
+      elsewhere.push(url.toString());
+      return route.abort();
+    });
+    const response = await page.goto(gw.url, { waitUntil: 'load' });
+    expect(response?.status()).toBe(200);
+    await page.waitForSelector('.graphiql-container', { timeout: 20_000 });
+
+    // As a person would: type the query, then the key into the Headers tab.
+    await page.click('.graphiql-query-editor .CodeMirror');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(
+      '{ profile(by: { externalId: "user-42" }) { externalId events { name count } } }',
+    );
+    await page.click('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(`{ "Authorization": "Bearer ${key}" }`);
+    await page.click('.graphiql-execute-button');
+    await page.locator('.result-window', { hasText: 'viewed_page' }).waitFor({ timeout: 20_000 });
+    const result = await page.textContent('.result-window');
+    expect(result).toContain('"externalId": "user-42"');
+    expect(elsewhere).toEqual([]);
+    await page.close();
+  }, 60_000);
+
+  it('is not served when the playground is off (production default)', async () => {
+    const off = await startTestGateway({ NODE_ENV: 'production' });
+    try {
+      const res = await fetch(off.url, { headers: { accept: 'text/html' } });
+      expect(await res.text()).not.toContain('graphiql');
+      expect((await fetch(off.url.replace('/graphql', '/playground/graphiql.js'))).status).toBe(
+        404,
+      );
+    } finally {
+      await off.close();
+    }
+  });
+});
