@@ -9,7 +9,7 @@ import { openDatabase } from './db/client.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
 import { runMigrations } from './db/migrate.js';
 import { startGateway } from './gateway.js';
-import { createLogger } from './log.js';
+import { createLogger, safeError } from './log.js';
 
 let config: Config;
 try {
@@ -60,7 +60,7 @@ const shutdown = (signal: string) => {
     .then(() => database.close())
     .then(() => process.exit(0))
     .catch((error: unknown) => {
-      logger.error({ err: error }, 'shutdown failed');
+      logger.error({ err: safeError(error) }, 'shutdown failed');
       process.exit(1);
     });
 };

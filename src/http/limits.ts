@@ -54,6 +54,8 @@ export function measureOperation(
     multiplier: number,
     level: number,
     seen: Set<string>,
+    /** Inside a connection: the page size its `edges` stand for (totalCount and pageInfo are one). */
+    page = 1,
   ) => {
     depth = Math.max(depth, level);
     for (const selection of set.selections) {
@@ -67,6 +69,7 @@ export function measureOperation(
           multiplier,
           level,
           new Set(seen).add(fragment.name.value),
+          page,
         );
         continue;
       }
@@ -74,7 +77,7 @@ export function measureOperation(
         const type = selection.typeCondition
           ? (schema.getType(selection.typeCondition.name.value) ?? parent)
           : parent;
-        walk(selection.selectionSet, type, multiplier, level, seen);
+        walk(selection.selectionSet, type, multiplier, level, seen, page);
         continue;
       }
       cost += multiplier;
@@ -82,21 +85,30 @@ export function measureOperation(
       if (!field || !selection.selectionSet) continue;
       const firstArg = selection.arguments?.find((a) => a.name.value === 'first');
       let size = 1;
-      if (firstArg) {
+      let pageOfChildren = 1;
+      if (selection.name.value === 'edges') {
+        size = page;
+      } else if (firstArg) {
         const value =
           firstArg.value.kind === Kind.INT
             ? Number(firstArg.value.value)
             : firstArg.value.kind === Kind.VARIABLE
               ? Number(variables[firstArg.value.name.value] ?? 20)
               : 20;
-        size = Number.isFinite(value) && value > 0 ? value : 1;
+        pageOfChildren = Number.isFinite(value) && value > 0 ? value : 1;
       } else if (field.args.some((a) => a.name === 'first')) {
-        size = Number(field.args.find((a) => a.name === 'first')?.defaultValue ?? 20);
-      } else if (selection.name.value !== 'edges' && isListType(getNullableType(field.type))) {
-        // A connection's edges were counted by its `first`; other lists count DEFAULT_LIST_SIZE.
+        pageOfChildren = Number(field.args.find((a) => a.name === 'first')?.defaultValue ?? 20);
+      } else if (isListType(getNullableType(field.type))) {
         size = DEFAULT_LIST_SIZE;
       }
-      walk(selection.selectionSet, getNamedType(field.type), multiplier * size, level + 1, seen);
+      walk(
+        selection.selectionSet,
+        getNamedType(field.type),
+        multiplier * size,
+        level + 1,
+        seen,
+        pageOfChildren,
+      );
     }
   };
   if (root) walk(operation.selectionSet, root, 1, 1, new Set());

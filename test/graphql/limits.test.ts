@@ -53,3 +53,18 @@ describe('request limits', () => {
     expect((await gw.gql(key, query(5))).errors).toBeUndefined();
   });
 });
+
+describe('the cost estimate', () => {
+  it('counts a connection’s edges by its page size and its totalCount once', async () => {
+    const { measureOperation } = await import('../../src/http/limits.js');
+    const { buildGatewaySchema } = await import('../../src/http/build-schema.js');
+    const { parse } = await import('graphql');
+    const schema = buildGatewaySchema();
+    const measure = (q: string) => measureOperation(schema, parse(q), null, {});
+    expect(measure('{ profiles { totalCount } }').cost).toBe(2);
+    // profiles 1 + edges 1 + node, id and aliases 20 each + aliasName 20 × 10
+    expect(
+      measure('{ profiles(first: 20) { edges { node { id aliases { aliasName } } } } }').cost,
+    ).toBe(1 + 1 + 3 * 20 + 200);
+  });
+});
