@@ -4,6 +4,7 @@
  */
 import { badInput, type InputProblem } from '../lib/app-error.js';
 import { isEmailFormat, normalizeEmail, type IdentifierRef } from './engine/identifiers.js';
+import { STANDARD_FIELDS } from './engine/model.js';
 import type { StandardAttribute } from './store/track-repository.js';
 import { jsonProblem, resolveUserRef, textProblem, type UserRefInput } from './user-ref.js';
 
@@ -187,18 +188,8 @@ export function validateTrack(
   return result;
 }
 
-export const ATTRIBUTE_KEYS: readonly StandardAttribute[] = [
-  'email',
-  'firstName',
-  'lastName',
-  'gender',
-  'dateOfBirth',
-  'phone',
-  'timeZone',
-  'homeCity',
-  'country',
-  'language',
-];
+/** The standard attributes a request may set (the engine's list of Braze's merged fields). */
+export const ATTRIBUTE_KEYS: readonly StandardAttribute[] = STANDARD_FIELDS;
 
 /** The stored form of an attribute value (emails are compared lower-cased). */
 export function storedAttribute(key: StandardAttribute, value: string | null): string | null {

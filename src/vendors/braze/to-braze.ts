@@ -10,6 +10,13 @@ import type {
   VendorRequest,
   VendorResponse,
 } from '../../outbox/message.js';
+import {
+  isRecord,
+  parseJson,
+  retryAfterWaitMs,
+  secondsToMs,
+  truncate,
+} from '../../lib/http-answer.js';
 
 /** Braze's cap per request, for /users/identify (all arrays together) and /users/merge alike. */
 const MAX_ENTRIES_PER_REQUEST = 50;
@@ -17,7 +24,6 @@ const MAX_ENTRIES_PER_REQUEST = 50;
 const DEFAULT_THROTTLE_MS = 60_000;
 /** A broken header must not freeze a workspace for days. */
 const MAX_PAUSE_MS = 3_600_000;
-const MAX_ERROR_CHARS = 500;
 /** `queued` is Braze's 202 while it is in maintenance: accepted, processed later. */
 const ACCEPTED_MESSAGES = new Set(['success', 'queued']);
 
@@ -247,18 +253,6 @@ function header(headers: Readonly<Record<string, string>>, name: string): string
   return undefined;
 }
 
-function secondsToMs(value: string): number | null {
-  return /^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : null;
-}
-
-/** Retry-After is either delta seconds or an HTTP date. */
-function retryAfterWaitMs(value: string, nowMs: number): number | null {
-  const seconds = secondsToMs(value);
-  if (seconds !== null) return seconds;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? null : at - nowMs;
-}
-
 /**
  * Braze documents epoch seconds; a small value can only be a delta (as in the IETF RateLimit
  * drafts), and reading it as an epoch would mean "long past" and no pause at all.
@@ -271,20 +265,4 @@ function resetWaitMs(value: string, nowMs: number): number | null {
 
 function clampPause(ms: number): number {
   return Math.min(Math.max(Math.ceil(ms), 0), MAX_PAUSE_MS);
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function truncate(text: string): string {
-  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
 }

@@ -12,6 +12,7 @@ import type {
   VendorRequest,
   VendorResponse,
 } from '../../outbox/message.js';
+import { isRecord, parseJson, retryAfterWaitMs, truncate } from '../../lib/http-answer.js';
 
 export type MixpanelEvent = { event: string; properties: Record<string, unknown> };
 
@@ -23,7 +24,6 @@ const DEVICE_PREFIX = '$device:';
 const DEFAULT_THROTTLE_MS = 60_000;
 /** A broken header must not freeze a workspace for days. */
 const MAX_PAUSE_MS = 3_600_000;
-const MAX_ERROR_CHARS = 500;
 
 export function mixpanelEvents(
   message: IdentityMessage,
@@ -237,27 +237,4 @@ function header(headers: Readonly<Record<string, string>>, name: string): string
     if (key.toLowerCase() === name) return value.trim();
   }
   return undefined;
-}
-
-/** Retry-After is either delta seconds or an HTTP date. */
-function retryAfterWaitMs(value: string, nowMs: number): number | null {
-  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? null : at - nowMs;
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function truncate(text: string): string {
-  return text.length > MAX_ERROR_CHARS ? `${text.slice(0, MAX_ERROR_CHARS)}…` : text;
 }
