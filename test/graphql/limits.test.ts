@@ -68,3 +68,40 @@ describe('the cost estimate', () => {
     ).toBe(1 + 1 + 3 * 20 + 200);
   });
 });
+
+describe('production defaults', () => {
+  it('turn introspection off, refuse CSRF-prone requests, and hide internals', async () => {
+    const prod = await startTestGateway({ NODE_ENV: 'production' });
+    try {
+      const { key } = await prod.newWorkspace();
+      const introspection = await prod.gql(key, `{ __schema { types { name } } }`);
+      expect(introspection.status).toBe(400);
+      expect(codes(introspection)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
+      // A simple cross-site request (no preflight) is refused before it runs.
+      const csrf = await fetch(
+        `${prod.url}?query=${encodeURIComponent('{ profiles { totalCount } }')}`,
+        {
+          headers: { authorization: `Bearer ${key}` },
+        },
+      );
+      expect(csrf.status).toBe(400);
+      const form = await fetch(prod.url, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: '{ profiles { totalCount } }' }),
+      });
+      expect(form.status).toBe(400);
+      const big = await fetch(prod.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({
+          query: `{ profiles { totalCount } }`,
+          padding: 'x'.repeat(1_100_000),
+        }),
+      });
+      expect(big.status).toBe(413);
+    } finally {
+      await prod.close();
+    }
+  });
+});
