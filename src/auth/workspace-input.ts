@@ -2,6 +2,7 @@
 import type { BrazeSettings, MixpanelSettings } from '../config/config.js';
 import { US_MIXPANEL_HOST } from '../config/config.js';
 import { badInput, type InputProblem } from '../lib/app-error.js';
+import { unstorableText } from '../lib/text.js';
 import { isScope } from './scopes.js';
 
 export interface WorkspaceInput {
@@ -28,8 +29,7 @@ function text(problems: InputProblem[], path: string, value: string, max = 255):
   if (value.trim() === '') problems.push({ path, message: 'must not be blank' });
   else if (value.length > max)
     problems.push({ path, message: `must be at most ${max} characters` });
-  else if (value.includes('\u0000'))
-    problems.push({ path, message: 'must not contain NUL characters' });
+  else if (unstorableText(value)) problems.push({ path, message: unstorableText(value)! });
 }
 
 function isHttpUrl(value: string): boolean {
@@ -48,8 +48,23 @@ function httpUrl(problems: InputProblem[], path: string, value: string): void {
   if (!ok) problems.push({ path, message: 'must be an http(s) URL without credentials' });
 }
 
+/** Every string of the input, with its path (settings are stored as jsonb, which refuses NUL). */
+function strings(value: unknown, path: string): [string, string][] {
+  if (typeof value === 'string') return [[path, value]];
+  if (value && typeof value === 'object') {
+    return Object.entries(value).flatMap(([k, v]) => strings(v, `${path}.${k}`));
+  }
+  return [];
+}
+
 export function validateWorkspace(input: WorkspaceInput): ValidWorkspace {
   const problems: InputProblem[] = [];
+  for (const [path, value] of strings(input, 'input')) {
+    const unstorable = unstorableText(value);
+    if (unstorable) problems.push({ path, message: unstorable });
+    else if (value.length > 2048)
+      problems.push({ path, message: 'must be at most 2048 characters' });
+  }
   text(problems, 'input.name', input.name, 200);
   const anonIdLabel = input.anonIdLabel ?? 'anon_id';
   text(problems, 'input.anonIdLabel', anonIdLabel);

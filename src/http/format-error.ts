@@ -3,7 +3,7 @@
  * anything else is logged with its cause and answered as INTERNAL_SERVER_ERROR, with no stack and
  * no SQL.
  */
-import type { GraphQLFormattedError } from 'graphql';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
 
@@ -35,6 +35,20 @@ export function createFormatError(logger: Logger) {
         locations: formatted.locations,
         path: formatted.path,
         extensions: { ...original.details, code: original.code },
+      };
+    }
+    // graphql-js's own request errors (e.g. "Too many errors processing variables") carry no
+    // code and no cause: they are about the request, not a failure of the gateway.
+    if (
+      original instanceof GraphQLError &&
+      !original.originalError &&
+      !original.path &&
+      original.extensions['code'] === undefined
+    ) {
+      return {
+        message: formatted.message,
+        locations: formatted.locations,
+        extensions: { code: 'BAD_USER_INPUT' },
       };
     }
     const code = formatted.extensions?.['code'];

@@ -130,12 +130,23 @@ export class ProfileQueryService {
     return profileId ? this.repo.findById(ws, profileId) : null;
   }
 
+  /** Text filters go to SQL: they must be storable text. */
+  private checkFilters(filters: Record<string, string | null | undefined>): void {
+    const problems: InputProblem[] = [];
+    for (const [name, value] of Object.entries(filters)) {
+      const p = value == null ? null : textProblem(value, 1024);
+      if (p) problems.push({ path: name, message: p });
+    }
+    if (problems.length > 0) throw badInput(problems);
+  }
+
   async listProfiles(
     scope: WorkspaceScope,
     filter: ProfileFilter,
     page: PageRequest,
   ): Promise<Page<ProfileRow>> {
     const first = checkFirst(page.first);
+    this.checkFilters({ email: filter.email });
     const [afterId] = page.after != null ? checkCursor(page.after, 1) : [null];
     if (afterId != null && !isUuid(afterId)) throw badCursor();
     const normalized = {
@@ -162,6 +173,7 @@ export class ProfileQueryService {
     page: PageRequest,
   ): Promise<Page<AliasRow>> {
     const first = checkFirst(page.first);
+    this.checkFilters({ aliasLabel: filter.aliasLabel, aliasName: filter.aliasName });
     const after = page.after != null ? (checkCursor(page.after, 2) as [string, string]) : null;
     const rows = await this.repo.listAliases(scope.workspaceId, filter, after, first + 1);
     return toPage(

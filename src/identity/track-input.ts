@@ -11,6 +11,7 @@ import { jsonProblem, resolveUserRef, textProblem, type UserRefInput } from './u
 export const MAX_TRACK_OBJECTS = 75;
 /** Events may be late, but not from the future (Mixpanel refuses more than an hour ahead). */
 export const MAX_FUTURE_MS = 60 * 60 * 1000;
+export const EARLIEST_TIME = Date.UTC(1971, 0, 1);
 const MAX_TEXT = 255;
 
 export interface UserAttributesValue extends UserRefInput {
@@ -106,12 +107,15 @@ export function validateTrack(
     return located;
   };
   const future = now.getTime() + MAX_FUTURE_MS;
+  // Mixpanel refuses times before 1971 and more than an hour ahead; so does the gateway.
   const timeProblem = (time: Date) =>
     Number.isNaN(time.getTime())
       ? 'must be a valid date-time'
       : time.getTime() > future
         ? 'must not be more than an hour in the future'
-        : null;
+        : time.getTime() < EARLIEST_TIME
+          ? 'must not be before 1971-01-01'
+          : null;
   const field = (problems: InputProblem[], path: string, message: string | null) => {
     if (message) problems.push({ path, message });
   };
@@ -166,6 +170,7 @@ export function validateTrack(
     sessions: list('sessions', request.sessions, (s, path, out) => {
       if (s.appId != null) field(out, `${path}.appId`, textProblem(s.appId, MAX_TEXT));
       field(out, `${path}.startedAt`, timeProblem(s.startedAt));
+      if (s.endedAt != null) field(out, `${path}.endedAt`, timeProblem(s.endedAt));
       if (s.endedAt != null && s.endedAt.getTime() < s.startedAt.getTime()) {
         out.push({ path: `${path}.endedAt`, message: 'must not be before startedAt' });
       }

@@ -4,6 +4,7 @@
  * everywhere.
  */
 import type { InputProblem } from '../lib/app-error.js';
+import { unstorableText } from '../lib/text.js';
 import {
   isAnonIdFormat,
   isPlaceholderId,
@@ -24,7 +25,8 @@ export interface UserRefInput {
 
 /** Problems with a string that will be stored as text (Postgres text cannot hold NUL). */
 export function textProblem(value: string, maxLength: number): string | null {
-  if (value.includes('\u0000')) return 'must not contain NUL characters';
+  const unstorable = unstorableText(value);
+  if (unstorable) return unstorable;
   if (value.length > maxLength) return `must be at most ${maxLength} characters`;
   return null;
 }
@@ -101,8 +103,7 @@ export function resolveUserRef(
 export function jsonProblem(value: unknown, maxDepth = 8): string | null {
   const walk = (v: unknown, depth: number): string | null => {
     if (depth > maxDepth) return `must not nest deeper than ${maxDepth} levels`;
-    if (typeof v === 'string')
-      return v.includes('\u0000') ? 'must not contain NUL characters' : null;
+    if (typeof v === 'string') return unstorableText(v);
     if (typeof v === 'number') return Number.isFinite(v) ? null : 'numbers must be finite';
     if (Array.isArray(v)) {
       for (const item of v) {
@@ -113,7 +114,8 @@ export function jsonProblem(value: unknown, maxDepth = 8): string | null {
     }
     if (v !== null && typeof v === 'object') {
       for (const [k, item] of Object.entries(v)) {
-        if (k.includes('\u0000')) return 'keys must not contain NUL characters';
+        const key = unstorableText(k);
+        if (key) return `keys ${key}`;
         const p = walk(item, depth + 1);
         if (p) return p;
       }

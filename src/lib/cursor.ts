@@ -1,4 +1,6 @@
 /** Opaque page cursors: a versioned list of key values, base64url-encoded. */
+import { unstorableText } from './text.js';
+
 const PREFIX = 'c1:';
 
 export function encodeCursor(values: readonly string[]): string {
@@ -15,7 +17,7 @@ export function decodeCursor(cursor: string, length: number): string[] | null {
     if (
       Array.isArray(values) &&
       values.length === length &&
-      values.every((v): v is string => typeof v === 'string')
+      values.every((v): v is string => typeof v === 'string' && unstorableText(v) === null)
     ) {
       return values;
     }

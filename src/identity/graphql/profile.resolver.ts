@@ -17,6 +17,8 @@ import {
 
 const profileConnection = connectionType(Profile, 'Profile');
 const userAliasConnection = connectionType(UserAlias, 'UserAlias');
+const MAX_INT = 2_147_483_647;
+
 export const ProfileConnectionResolver = profileConnection.ConnectionResolver;
 export const UserAliasConnectionResolver = userAliasConnection.ConnectionResolver;
 
@@ -101,7 +103,15 @@ export class ProfileFieldResolver {
     @Ctx() ctx: GatewayContext,
   ): Promise<PurchaseSummary> {
     const row = await ctx.loaders.purchases.load(profile.id);
-    return row ?? { count: 0, totalCents: 0, firstAt: null, lastAt: null };
+    if (!row) return { count: 0, totalCents: 0, totalCentsExact: '0', firstAt: null, lastAt: null };
+    // GraphQL's Int is 32-bit: the exact total goes out as a string beside the saturated one.
+    return {
+      count: Math.min(row.count, MAX_INT),
+      totalCents: Math.min(row.totalCents, MAX_INT),
+      totalCentsExact: String(row.totalCents),
+      firstAt: row.firstAt,
+      lastAt: row.lastAt,
+    };
   }
 
   @FieldResolver(() => [PushToken])

@@ -103,8 +103,16 @@ export class PurchaseSummary {
   @Field(() => Int)
   count: number;
 
-  @Field(() => Int, { description: 'Sum of priceCents × quantity, as sent.' })
+  @Field(() => Int, {
+    description:
+      'Sum of priceCents × quantity, as sent; saturates at 2147483647 (see totalCentsExact).',
+  })
   totalCents: number;
+
+  @Field(() => String, {
+    description: 'The exact sum, as a decimal string (it may exceed a GraphQL Int).',
+  })
+  totalCentsExact: string;
 
   @Field(() => Date, { nullable: true })
   firstAt: Date | null;
