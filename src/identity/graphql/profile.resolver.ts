@@ -122,7 +122,12 @@ export class ProfileFieldResolver {
   @FieldResolver(() => [AppSummary], { description: 'Sessions per app.' })
   async apps(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<AppSummary[]> {
     const rows = await ctx.loaders.appSessions.load(profile.id);
-    return rows.map((r) => ({ ...r, appId: r.appId === '' ? null : r.appId }));
+    return rows.map((r) => ({
+      ...r,
+      appId: r.appId === '' ? null : r.appId,
+      sessionCount: Math.min(r.sessionCount, MAX_INT),
+      totalSeconds: Math.min(r.totalSeconds, MAX_INT),
+    }));
   }
 }
 
