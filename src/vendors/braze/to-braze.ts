@@ -17,6 +17,7 @@ import {
   secondsToMs,
   truncate,
 } from '../../lib/http-answer.js';
+import { transientVerdict } from '../transient.js';
 
 /** Braze's cap per request, for /users/identify (all arrays together) and /users/merge alike. */
 const MAX_ENTRIES_PER_REQUEST = 50;
@@ -155,14 +156,11 @@ export function classifyBrazeResponse(
   response: VendorResponse,
   nowMs: number,
 ): Classification {
+  const transient = transientVerdict(response, describe(response), () =>
+    throttlePauseMs(response, nowMs),
+  );
+  if (transient) return transient;
   const { status } = response;
-  if (status === 429) {
-    return { kind: 'retry', error: describe(response), pauseMs: throttlePauseMs(response, nowMs) };
-  }
-  // 408 is a proxy's timeout, not a verdict on the payload.
-  if (status >= 500 || status === 408) {
-    return { kind: 'retry', error: describe(response), pauseMs: null };
-  }
   if (status >= 200 && status < 300) return classifyAccepted(request, response);
   return { kind: 'dead', error: describe(response) };
 }

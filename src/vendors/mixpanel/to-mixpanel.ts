@@ -13,6 +13,7 @@ import type {
   VendorResponse,
 } from '../../outbox/message.js';
 import { isRecord, parseJson, retryAfterWaitMs, truncate } from '../../lib/http-answer.js';
+import { transientVerdict } from '../transient.js';
 
 export type MixpanelEvent = { event: string; properties: Record<string, unknown> };
 
@@ -149,14 +150,11 @@ export function classifyMixpanelResponse(
   response: VendorResponse,
   nowMs: number,
 ): Classification {
+  const transient = transientVerdict(response, describe(response), () =>
+    throttlePauseMs(response, nowMs),
+  );
+  if (transient) return transient;
   const { status } = response;
-  if (status === 429) {
-    return { kind: 'retry', error: describe(response), pauseMs: throttlePauseMs(response, nowMs) };
-  }
-  // 408 is a proxy's timeout, not a verdict on the payload.
-  if (status >= 500 || status === 408) {
-    return { kind: 'retry', error: describe(response), pauseMs: null };
-  }
   if (isImport(request)) return classifyImport(request, response);
   if (status >= 200 && status < 300) return classifyTrack(response);
   return { kind: 'dead', error: describe(response) };
