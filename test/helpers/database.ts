@@ -4,6 +4,7 @@
  */
 import { readFile } from 'node:fs/promises';
 
+import postgres from 'postgres';
 import { inject } from 'vitest';
 
 import { openDatabase, type Database } from '../../src/db/client.js';
@@ -36,4 +37,28 @@ export async function openTestDatabase(options: TestDatabaseOptions = {}): Promi
 /** The URL of the run's PostgreSQL database, or null on the embedded database. */
 export function testDatabaseUrl(): string | null {
   return inject('databaseUrl');
+}
+
+/**
+ * A database of its own on the run's PostgreSQL server (for tests that must not share one), and
+ * the function that drops it.
+ */
+export async function createScratchDatabase(
+  prefix: string,
+): Promise<{ url: string; drop: () => Promise<void> }> {
+  const base = testDatabaseUrl();
+  if (!base) throw new Error('a scratch database needs DATABASE_URL');
+  const name = `igw_test_${prefix}_${Date.now()}_${Math.random().toString(16).slice(2, 8)}`;
+  const url = new URL(base);
+  url.pathname = `/${name}`;
+  assertTestDatabase(url.toString());
+  const admin = postgres(base, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database "${name}"`);
+  return {
+    url: url.toString(),
+    drop: async () => {
+      await admin.unsafe(`drop database if exists "${name}" with (force)`);
+      await admin.end();
+    },
+  };
 }

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { eq } from 'drizzle-orm';
-import postgres from 'postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { openDatabase } from '../../src/db/client.js';
@@ -11,7 +10,7 @@ import { acquireDataDirLock, DataDirLockedError } from '../../src/db/data-dir-lo
 import { expectedMigrationCount, migrationsApplied, runMigrations } from '../../src/db/migrate.js';
 import { workspaces } from '../../src/db/schema.js';
 import { uuidv7 } from '../../src/lib/uuid.js';
-import { openTestDatabase, testDatabaseUrl } from '../helpers/database.js';
+import { createScratchDatabase, openTestDatabase, testDatabaseUrl } from '../helpers/database.js';
 
 const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -37,16 +36,9 @@ describe('migrations', () => {
   it.runIf(testDatabaseUrl() !== null)(
     'can run from several processes at once on a fresh PostgreSQL database',
     async () => {
-      const base = testDatabaseUrl()!;
-      const name = `igw_test_migrate_${Date.now()}`;
-      const admin = postgres(base, { max: 1, onnotice: () => {} });
-      await admin.unsafe(`create database "${name}"`);
-      cleanup.push(async () => {
-        await admin.unsafe(`drop database if exists "${name}" with (force)`);
-        await admin.end();
-      });
-      const url = new URL(base);
-      url.pathname = `/${name}`;
+      const scratch = await createScratchDatabase('migrate');
+      cleanup.push(scratch.drop);
+      const url = new URL(scratch.url);
       const handles = await Promise.all(
         [1, 2, 3, 4].map(() => openDatabase({ url: url.toString(), dataDir: null, poolSize: 2 })),
       );

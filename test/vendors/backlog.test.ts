@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 
-import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { AuthService } from '../../src/auth/auth-service.js';
@@ -10,7 +9,7 @@ import { runMigrations } from '../../src/db/migrate.js';
 import { packageRoot } from '../../src/lib/package-root.js';
 import { enqueueIdentityChanges, type IdentifiedChange } from '../../src/outbox/enqueue.js';
 import { outboxMessages } from '../../src/outbox/outbox.sql.js';
-import { testDatabaseUrl } from '../helpers/database.js';
+import { createScratchDatabase, testDatabaseUrl } from '../helpers/database.js';
 import { startBrazeStub, startMixpanelStub, type VendorStub } from '../helpers/vendor-stubs.js';
 
 const cleanup: (() => Promise<void>)[] = [];
@@ -39,16 +38,9 @@ describe('two dispatchers in two processes on PostgreSQL', () => {
     'deliver a backlog of 5,000 rows with no row sent twice and none missed',
     async () => {
       // A database of its own, so no other test's dispatcher takes part.
-      const base = testDatabaseUrl()!;
-      const name = `igw_test_backlog_${Date.now()}`;
-      const admin = postgres(base, { max: 1, onnotice: () => {} });
-      await admin.unsafe(`create database "${name}"`);
-      cleanup.push(async () => {
-        await admin.unsafe(`drop database if exists "${name}" with (force)`);
-        await admin.end();
-      });
-      const url = new URL(base);
-      url.pathname = `/${name}`;
+      const scratch = await createScratchDatabase('backlog');
+      cleanup.push(scratch.drop);
+      const url = new URL(scratch.url);
       const database = await openDatabase({ url: url.toString(), dataDir: null });
       cleanup.push(() => database.close());
       await runMigrations(database, url.toString());
