@@ -11,7 +11,7 @@ import { inTransaction, RaceLostError } from '../db/transaction.js';
 import { conflict } from '../lib/app-error.js';
 import { uuidv7 } from '../lib/uuid.js';
 import { enqueueIdentityChanges } from '../outbox/enqueue.js';
-import { identifierKey, normalizeEmail } from './engine/identifiers.js';
+import { identifierKey, normalizeEmail, type IdentifierRef } from './engine/identifiers.js';
 import type { ItemResult } from './engine/model.js';
 import { identifiersOf, planIdentify } from './engine/plan-identify.js';
 import {
@@ -19,7 +19,7 @@ import {
   type IdentifyUsersRequest,
   type ValidIdentify,
 } from './identify-input.js';
-import { IdentityRepository, type IdentifierSets } from './store/identity-repository.js';
+import { IdentityRepository } from './store/identity-repository.js';
 import { TrackRepository } from './store/track-repository.js';
 import type { WorkspaceScope } from './track-service.js';
 
@@ -76,7 +76,7 @@ export class IdentityService {
         }
       }
 
-      const snapshot = await this.loadSnapshot(tx, ws, valid, scope.anonIdLabel);
+      const snapshot = await this.loadSnapshot(tx, ws, refs);
       const plan = planIdentify(
         { items: valid.items, mergeBehavior: valid.mergeBehavior },
         {
@@ -132,19 +132,17 @@ export class IdentityService {
   }
 
   /** The live profiles the request names, locked, loaded whole; a tombstone means we lost a race. */
-  private async loadSnapshot(tx: Tx, ws: string, valid: ValidIdentify, anonIdLabel: string) {
-    const sets: IdentifierSets & {
-      externalIds: string[];
-      aliases: { aliasLabel: string; aliasName: string }[];
-      emails: string[];
-    } = { externalIds: [], aliases: [], emails: [] };
-    for (const item of valid.items) {
-      for (const ref of identifiersOf(item, anonIdLabel)) {
-        if (ref.kind === 'externalId') sets.externalIds.push(ref.externalId);
-        else if (ref.kind === 'alias')
-          sets.aliases.push({ aliasLabel: ref.aliasLabel, aliasName: ref.aliasName });
-        else sets.emails.push(normalizeEmail(ref.email));
-      }
+  private async loadSnapshot(tx: Tx, ws: string, refs: readonly IdentifierRef[]) {
+    const sets = {
+      externalIds: [] as string[],
+      aliases: [] as { aliasLabel: string; aliasName: string }[],
+      emails: [] as string[],
+    };
+    for (const ref of refs) {
+      if (ref.kind === 'externalId') sets.externalIds.push(ref.externalId);
+      else if (ref.kind === 'alias') {
+        sets.aliases.push({ aliasLabel: ref.aliasLabel, aliasName: ref.aliasName });
+      } else sets.emails.push(normalizeEmail(ref.email));
     }
     const ids = await this.repo.profileIdsHolding(tx, ws, sets);
     if ((await this.repo.lockForMerge(tx, ws, ids)).length > 0) {
