@@ -63,6 +63,10 @@ export function dispatcherOptions(config: Config): DispatcherOptions {
     maxAgeMs: o.maxAgeMs,
     requestTimeoutMs: o.requestTimeoutMs,
     brazeRequestsPerMinute: o.brazeRequestsPerMinute,
+    workers: o.workers,
+    requestsInFlight: o.requestsInFlight,
+    retentionMs: o.retentionMs,
+    deadRetentionMs: o.deadRetentionMs,
   };
 }
 
@@ -81,17 +85,9 @@ export async function startGateway(
   const bootstrap = await services.auth.bootstrap(config);
   const server = await startHttpServer({ http: config.http, database, services, logger, metrics });
   const dispatcher = config.outbox.dispatcher
-    ? new Dispatcher(
-        database.db,
-        logger,
-        dispatcherOptions(config),
-        undefined,
-        undefined,
-        (vendor, status) => {
-          metrics.deliveries.inc({ vendor, status });
-          if (status === 'RETRYING') metrics.retries.inc({ vendor });
-        },
-      )
+    ? new Dispatcher(database.db, logger, dispatcherOptions(config), {
+        observer: metrics.dispatcherObserver(),
+      })
     : null;
   dispatcher?.start();
   return {

@@ -55,11 +55,17 @@ const envSchema = z.object({
   OUTBOX_MAX_AGE_MINUTES: positiveInt(24 * 60),
   VENDOR_TIMEOUT_MS: positiveInt(10_000),
   BRAZE_REQUESTS_PER_MINUTE: positiveInt(20_000),
+  OUTBOX_WORKERS: positiveInt(4),
+  OUTBOX_REQUESTS_IN_FLIGHT: positiveInt(4),
+  OUTBOX_RETENTION_DAYS: z.coerce.number().positive().default(7),
+  OUTBOX_DEAD_RETENTION_DAYS: z.coerce.number().positive().default(30),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().trim().default('development'),
   INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
   PLAYGROUND: optionalString.pipe(z.enum(['true', 'false']).optional()),
 });
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const US_MIXPANEL_HOST = 'https://api.mixpanel.com';
 
@@ -110,6 +116,12 @@ export interface Config {
     readonly maxAgeMs: number;
     readonly requestTimeoutMs: number;
     readonly brazeRequestsPerMinute: number;
+    /** Batches in flight at once in this process, and vendor requests in flight per batch. */
+    readonly workers: number;
+    readonly requestsInFlight: number;
+    /** How long delivered and skipped rows are kept, and dead ones (unless retried). */
+    readonly retentionMs: number;
+    readonly deadRetentionMs: number;
   };
   readonly log: { readonly level: string };
 }
@@ -190,6 +202,10 @@ export function loadConfig(env: Env): Config {
       maxAgeMs: e.OUTBOX_MAX_AGE_MINUTES * 60_000,
       requestTimeoutMs: e.VENDOR_TIMEOUT_MS,
       brazeRequestsPerMinute: e.BRAZE_REQUESTS_PER_MINUTE,
+      workers: e.OUTBOX_WORKERS,
+      requestsInFlight: e.OUTBOX_REQUESTS_IN_FLIGHT,
+      retentionMs: e.OUTBOX_RETENTION_DAYS * DAY_MS,
+      deadRetentionMs: e.OUTBOX_DEAD_RETENTION_DAYS * DAY_MS,
     },
     log: { level: e.LOG_LEVEL },
   });

@@ -8,6 +8,7 @@ import { sql } from 'drizzle-orm';
 
 import type { Db } from '../db/client.js';
 import { rowsOf } from '../db/rows.js';
+import type { DispatcherObserver } from '../outbox/dispatcher.js';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -16,6 +17,8 @@ export class Metrics {
   readonly identifyOutcomes: Counter<'outcome'>;
   readonly deliveries: Counter<'vendor' | 'status'>;
   readonly retries: Counter<'vendor'>;
+  readonly claims: Histogram;
+  readonly retained: Counter;
 
   constructor(db: Db) {
     const registers = [this.registry];
@@ -51,6 +54,17 @@ export class Metrics {
       labelNames: ['vendor'],
       registers,
     });
+    this.claims = new Histogram({
+      name: 'igw_outbox_claim_duration_seconds',
+      help: 'Time to claim one batch of deliveries (one workspace and vendor)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.retained = new Counter({
+      name: 'igw_outbox_rows_removed_total',
+      help: 'Finished deliveries deleted after their retention period',
+      registers,
+    });
     const depth = new Gauge({
       name: 'igw_outbox_depth',
       help: 'Outbox rows waiting to be delivered, by vendor and status',
@@ -83,6 +97,18 @@ export class Metrics {
       },
     });
     void oldest;
+  }
+
+  /** What the outbox dispatcher of this process reports into. */
+  dispatcherObserver(): DispatcherObserver {
+    return {
+      finished: (vendor, status) => {
+        this.deliveries.inc({ vendor, status });
+        if (status === 'RETRYING') this.retries.inc({ vendor });
+      },
+      claimed: (seconds) => this.claims.observe(seconds),
+      removed: (rows) => this.retained.inc(rows),
+    };
   }
 
   async render(): Promise<{ contentType: string; body: string }> {

@@ -1,41 +1,36 @@
 /**
- * Delivers outbox rows to the vendors. Each cycle claims due rows under a lease (committed at
- * once, so no transaction waits on the network), sends them batched per workspace and vendor,
- * classifies every answer, and records the outcome per row: delivered, retried with backoff and
- * jitter, paused with its workspace+vendor when throttled, or dead.
+ * Delivers outbox rows to the vendors, at any backlog.
+ *
+ * Work is scheduled per lane, one (workspace, vendor): a discovery pass every `pollMs` probes
+ * each workspace's queues by index (no locks, one workspace per statement) and notes when each
+ * lane next has a head due. Workers take due lanes, the least served first, so a workspace with
+ * a huge backlog or a pause never holds back another's fresh rows, while several workers on one
+ * busy lane keep claims, sends and finishes overlapping. Each batch is claimed under a lease
+ * (committed at once, so no transaction waits on the network), sent a few requests at a time,
+ * and finished in one statement. Stopping cancels requests in flight and releases their rows.
  */
 import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 
 import type { Logger } from 'pino';
 import { RateLimiterDrizzle, RateLimiterRes } from 'rate-limiter-flexible';
 
-import type { BrazeSettings, MixpanelSettings } from '../config/config.js';
 import type { Db } from '../db/client.js';
 import { rateLimits } from '../db/rate-limits.sql.js';
-import {
-  brazePauseMs,
-  buildBrazeRequests,
-  classifyBrazeResponse,
-} from '../vendors/braze/to-braze.js';
-import {
-  buildMixpanelRequests,
-  classifyMixpanelResponse,
-} from '../vendors/mixpanel/to-mixpanel.js';
+import { mapLimited } from '../lib/map-limited.js';
 import { maskEmails, safeError } from '../log.js';
-import { sendVendorRequest } from '../vendors/send.js';
-import type {
-  Classification,
-  OutboxItem,
-  VendorName,
-  VendorRequest,
-  VendorResponse,
-} from './message.js';
-import { OutboxRepository, type OutboxRow, type RowOutcome } from './outbox-repository.js';
+import { deliverBatch, type BatchContext, type WorkspaceVendors } from './deliver-batch.js';
+import type { VendorName } from './message.js';
+import { OutcomePolicy } from './outcomes.js';
+import type { DeliveryStatusValue } from './outbox.sql.js';
+import { QueueRepository, type Lane, type RowOutcome } from './queue-repository.js';
+import { OutboxRetention, type RetentionOptions } from './retention.js';
 
-export interface DispatcherOptions {
-  /** Rows claimed per cycle. */
+export interface DispatcherOptions extends RetentionOptions {
+  /** Rows claimed at once from one lane. */
   readonly batchSize: number;
   readonly leaseMs: number;
+  /** How often the queues are probed for due rows. */
   readonly pollMs: number;
   readonly requestTimeoutMs: number;
   readonly maxAttempts: number;
@@ -44,7 +39,13 @@ export interface DispatcherOptions {
   readonly backoffMaxMs: number;
   /** Braze allows 20,000 requests a minute per workspace for identify/alias/merge/delete. */
   readonly brazeRequestsPerMinute: number;
+  /** Batches in flight at once in this process. */
+  readonly workers: number;
+  /** Vendor requests in flight at once for one batch. */
+  readonly requestsInFlight: number;
 }
+
+const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   batchSize: 500,
@@ -52,54 +53,70 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   pollMs: 250,
   requestTimeoutMs: 10_000,
   maxAttempts: 12,
-  maxAgeMs: 24 * 60 * 60 * 1000,
+  maxAgeMs: DAY_MS,
   backoffBaseMs: 1_000,
   backoffMaxMs: 5 * 60 * 1000,
   brazeRequestsPerMinute: 20_000,
+  workers: 4,
+  requestsInFlight: 4,
+  retentionMs: 7 * DAY_MS,
+  deadRetentionMs: 30 * DAY_MS,
+  retentionIntervalMs: 60_000,
+  retentionBatchSize: 1_000,
 };
 
-interface VendorAdapter<S> {
-  settings(workspace: { mixpanel: MixpanelSettings | null; braze: BrazeSettings | null }): S | null;
-  build(items: readonly OutboxItem[], settings: S): VendorRequest[];
-  classify(request: VendorRequest, response: VendorResponse, nowMs: number): Classification;
-  pauseMs(response: VendorResponse, nowMs: number): number | null;
+/** What the dispatcher reports as it goes (metrics). */
+export interface DispatcherObserver {
+  finished?(vendor: VendorName, status: DeliveryStatusValue): void;
+  claimed?(seconds: number): void;
+  removed?(rows: number): void;
 }
 
-const ADAPTERS: {
-  [V in VendorName]: VendorAdapter<V extends 'BRAZE' ? BrazeSettings : MixpanelSettings>;
-} = {
-  BRAZE: {
-    settings: (w) => w.braze,
-    build: buildBrazeRequests,
-    classify: classifyBrazeResponse,
-    pauseMs: brazePauseMs,
-  },
-  MIXPANEL: {
-    settings: (w) => w.mixpanel,
-    build: buildMixpanelRequests,
-    classify: classifyMixpanelResponse,
-    pauseMs: () => null,
-  },
-};
+export interface DispatcherDeps {
+  readonly clock?: () => Date;
+  readonly random?: () => number;
+  readonly observer?: DispatcherObserver;
+}
+
+const VENDORS: readonly VendorName[] = ['BRAZE', 'MIXPANEL'];
+const FINAL = new Set<DeliveryStatusValue>(['DELIVERED', 'DEAD', 'SKIPPED']);
+
+interface Slot extends Lane {
+  readonly key: string;
+  /** When the lane next has a head due (Infinity: not known to have any). */
+  dueAt: number;
+  /** Workers serving it right now. */
+  active: number;
+  servedAt: number;
+}
 
 export class Dispatcher {
   readonly owner = `dispatcher-${randomUUID()}`;
-  private readonly repo: OutboxRepository;
+  private readonly queue: QueueRepository;
+  private readonly policy: OutcomePolicy;
+  private readonly retention: OutboxRetention;
   private readonly brazeBudget: RateLimiterDrizzle;
+  private readonly clock: () => Date;
+  private readonly observer: DispatcherObserver;
   private readonly stopping = new AbortController();
-  private loop: Promise<void> | null = null;
-  private wake: (() => void) | null = null;
+  private readonly slots = new Map<string, Slot>();
+  /** Rows this dispatcher holds and has not finished, by lane key: released on stop. */
+  private readonly held = new Map<string, Set<number>>();
+  private settings = new Map<string, WorkspaceVendors>();
+  private loops: Promise<void>[] = [];
+  private readonly sleepers = new Set<() => void>();
 
   constructor(
     db: Db,
     private readonly logger: Logger,
     private readonly options: DispatcherOptions = DEFAULT_DISPATCHER_OPTIONS,
-    private readonly clock: () => Date = () => new Date(),
-    private readonly random: () => number = Math.random,
-    /** Told the outcome of every row this dispatcher finished (metrics). */
-    private readonly observe: (vendor: VendorName, status: RowOutcome['status']) => void = () => {},
+    deps: DispatcherDeps = {},
   ) {
-    this.repo = new OutboxRepository(db);
+    this.clock = deps.clock ?? (() => new Date());
+    this.observer = deps.observer ?? {};
+    this.queue = new QueueRepository(db);
+    this.policy = new OutcomePolicy(options, this.clock, deps.random ?? Math.random);
+    this.retention = new OutboxRetention(this.queue, options, this.clock, this.stopping.signal);
     this.brazeBudget = new RateLimiterDrizzle({
       storeClient: db,
       schema: rateLimits,
@@ -111,203 +128,202 @@ export class Dispatcher {
   }
 
   start(): void {
-    if (this.loop) return;
-    this.loop = this.run();
+    if (this.loops.length > 0) return;
+    this.loops = [
+      this.every(this.options.pollMs, () => this.discover(), 'outbox discovery failed'),
+      this.every(this.options.retentionIntervalMs, () => this.retain(), 'outbox retention failed'),
+      ...Array.from({ length: this.options.workers }, () => this.work()),
+    ];
   }
 
-  /** Stops polling, cancels requests in flight, and lets go of the rows still claimed. */
+  /** Stops claiming, cancels requests in flight, and releases the rows still held. */
   async stop(): Promise<void> {
     this.stopping.abort();
-    this.wake?.();
-    await this.loop;
-    this.loop = null;
-    await this.repo.release(this.owner, this.clock());
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopping.signal.aborted) {
-      let handled = 0;
+    await Promise.all(this.loops);
+    this.loops = [];
+    for (const [key, ids] of this.held) {
+      const [workspaceId, vendor] = key.split('\u0001') as [string, VendorName];
       try {
-        handled = await this.runOnce();
+        await this.queue.release({ workspaceId, vendor }, [...ids], this.owner, this.clock());
       } catch (error) {
-        this.logger.error({ err: safeError(error) }, 'outbox cycle failed');
+        this.logger.error({ err: safeError(error) }, 'could not release claimed deliveries');
       }
-      if (handled === 0 && !this.stopping.signal.aborted) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, this.options.pollMs);
-          this.wake = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-        });
+    }
+    this.held.clear();
+  }
+
+  /** One discovery, then one batch from every lane that is due; returns rows finished (tests). */
+  async runOnce(): Promise<number> {
+    await this.discover();
+    const now = this.clock().getTime();
+    let finished = 0;
+    for (const slot of [...this.slots.values()].filter((s) => s.dueAt <= now)) {
+      finished += await this.serve(slot);
+    }
+    return finished;
+  }
+
+  /** Deletes finished rows past their retention; returns how many (also run every interval). */
+  async retain(): Promise<number> {
+    const ids = this.settings.size > 0 ? [...this.settings.keys()] : await this.workspaceIds();
+    const removed = await this.retention.run(ids);
+    if (removed > 0) this.observer.removed?.(removed);
+    return removed;
+  }
+
+  /** Notes, for every lane, when its next head is due (and how long it is paused). */
+  private async discover(): Promise<void> {
+    const list = await this.queue.workspaces();
+    this.settings = new Map(list.map((w) => [w.id, w]));
+    const probes = await mapLimited(list, 16, (w) => this.queue.probe(w.id));
+    const seen = new Set<string>();
+    list.forEach((w, i) => {
+      for (const vendor of VENDORS) {
+        const { dueAt, pausedUntil } = probes[i][vendor];
+        if (dueAt === null) continue;
+        const slot = this.slot({ workspaceId: w.id, vendor });
+        slot.dueAt = Math.max(dueAt, pausedUntil ?? dueAt);
+        seen.add(slot.key);
       }
+    });
+    for (const [key, slot] of this.slots) {
+      if (!seen.has(key) && slot.active === 0) this.slots.delete(key);
+    }
+    this.wakeWorkers();
+  }
+
+  private async work(): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      const now = this.clock().getTime();
+      const slot = this.next(now);
+      if (slot) {
+        await this.serve(slot);
+        continue;
+      }
+      const soonest = Math.min(...[...this.slots.values()].map((s) => s.dueAt));
+      await this.sleep(Math.min(Math.max(soonest - now, 1), this.options.pollMs), true);
     }
   }
 
-  /** One cycle; returns the number of rows it finished. Tests drive the dispatcher with it. */
-  async runOnce(): Promise<number> {
-    const now = this.clock();
-    const rows = await this.repo.claim(
-      this.owner,
-      this.options.batchSize,
-      this.options.leaseMs,
-      now,
-    );
-    if (rows.length === 0) return 0;
-    const settings = new Map(
-      (await this.repo.vendorSettings([...new Set(rows.map((r) => r.workspaceId))])).map((w) => [
-        w.id,
-        w,
-      ]),
-    );
-    const groups = new Map<string, OutboxRow[]>();
-    for (const row of rows) {
-      const key = `${row.workspaceId}\u0001${row.vendor}`;
-      groups.set(key, [...(groups.get(key) ?? []), row]);
+  /**
+   * The due lane with the fewest workers on it, then the one served longest ago. A lane that is
+   * already served gets another worker only while one more stays free, so a lane nobody serves
+   * (a workspace's fresh rows) never waits for another lane's batches, even slow ones.
+   */
+  private next(now: number): Slot | null {
+    let busy = 0;
+    for (const s of this.slots.values()) busy += s.active;
+    let best: Slot | null = null;
+    for (const s of this.slots.values()) {
+      if (s.dueAt > now) continue;
+      if (s.active > 0 && busy + 1 >= this.options.workers) continue;
+      if (
+        !best ||
+        s.active < best.active ||
+        (s.active === best.active && s.servedAt < best.servedAt)
+      ) {
+        best = s;
+      }
     }
-    const outcomes = (
-      await Promise.all(
-        [...groups.values()].map((group) =>
-          this.deliverGroup(group, settings.get(group[0].workspaceId) ?? null),
-        ),
-      )
-    ).flat();
-    // A cancelled send (shutdown) leaves its rows claimed; stop() releases them.
-    await this.repo.finish(this.owner, outcomes, this.clock());
-    const vendorOf = new Map(rows.map((r) => [r.id, r.vendor]));
+    return best;
+  }
+
+  /** Claims one batch of a lane, delivers it and records the outcomes; returns rows finished. */
+  private async serve(slot: Slot): Promise<number> {
+    slot.active++;
+    slot.servedAt = this.clock().getTime();
+    try {
+      const { batchSize, leaseMs } = this.options;
+      const started = performance.now();
+      const rows = await this.queue.claim(slot, this.owner, batchSize, leaseMs, this.clock());
+      this.observer.claimed?.((performance.now() - started) / 1000);
+      if (rows.length < batchSize) slot.dueAt = Infinity;
+      if (rows.length === 0) return 0;
+      const ids = rows.map((r) => r.id);
+      this.hold(slot.key, ids);
+      const result = await deliverBatch(
+        this.batchContext(slot, ids),
+        slot,
+        rows,
+        this.settings.get(slot.workspaceId) ?? null,
+      );
+      if (result.pausedUntil !== null) slot.dueAt = Math.max(slot.dueAt, result.pausedUntil);
+      const promoted = await this.record(slot, result.outcomes, result.unsent);
+      this.unhold(slot.key, ids);
+      if (promoted && result.pausedUntil === null) slot.dueAt = this.clock().getTime();
+      this.report(slot, result.outcomes);
+      return result.outcomes.length;
+    } catch (error) {
+      // Rows stay leased and come back when the lease ends; the lane is tried again later.
+      this.logger.error({ err: safeError(error), vendor: slot.vendor }, 'outbox batch failed');
+      slot.dueAt = this.clock().getTime() + this.options.pollMs;
+      return 0;
+    } finally {
+      slot.active--;
+    }
+  }
+
+  /** Finishes what was decided and releases what was not sent; true when a queue moved on. */
+  private async record(slot: Slot, outcomes: RowOutcome[], unsent: number[]): Promise<boolean> {
+    const now = this.clock();
+    await this.queue.finish(slot, this.owner, outcomes, now);
+    await this.queue.release(slot, unsent, this.owner, now);
+    return outcomes.some((o) => FINAL.has(o.status));
+  }
+
+  private report(slot: Slot, outcomes: readonly RowOutcome[]): void {
     for (const o of outcomes) {
-      this.observe(vendorOf.get(o.id)!, o.status);
+      this.observer.finished?.(slot.vendor, o.status);
       if (o.status === 'DEAD') {
         this.logger.warn(
           {
             deliveryId: o.id,
-            workspaceId: o.workspaceId,
-            vendor: vendorOf.get(o.id),
+            workspaceId: slot.workspaceId,
+            vendor: slot.vendor,
             error: maskEmails(o.lastError ?? ''),
           },
           'delivery dead',
         );
       }
     }
-    return outcomes.length;
   }
 
-  private async deliverGroup(
-    rows: OutboxRow[],
-    workspace: { mixpanel: MixpanelSettings | null; braze: BrazeSettings | null } | null,
-  ): Promise<RowOutcome[]> {
-    const vendor = rows[0].vendor;
-    const adapter = ADAPTERS[vendor] as VendorAdapter<unknown>;
-    const settings = workspace ? adapter.settings(workspace) : null;
-    if (settings === null) {
-      return rows.map((r) =>
-        this.outcome(
-          r,
-          'SKIPPED',
-          `${vendor.toLowerCase()} is no longer configured for this workspace`,
-        ),
-      );
-    }
-    const byId = new Map(rows.map((r) => [String(r.id), r]));
-    const items = rows.map((r) => ({
-      rowId: String(r.id),
-      dedupeKey: r.dedupeKey,
-      message: r.payload,
-    }));
-    const outcomes: RowOutcome[] = [];
-    const requests = adapter.build(items, settings);
-    // A row no request carries has nothing for this vendor.
-    const carried = new Set(requests.flatMap((r) => r.rowIds));
-    outcomes.push(
-      ...rows
-        .filter((r) => !carried.has(String(r.id)))
-        .map((r) => this.outcome(r, 'SKIPPED', `nothing to send to ${vendor.toLowerCase()}`)),
-    );
-    for (const request of requests) {
-      const requestRows = request.rowIds.map((id) => byId.get(id)!);
-      if (this.stopping.signal.aborted) break;
-      const wait = vendor === 'BRAZE' ? await this.takeBrazeBudget(rows[0].workspaceId) : 0;
-      if (wait > 0) {
-        outcomes.push(
-          ...(await this.throttled(requestRows, vendor, wait, 'braze request budget used up')),
-        );
-        continue;
-      }
-      const sent = await sendVendorRequest(
-        request,
-        this.options.requestTimeoutMs,
-        this.stopping.signal,
-      );
-      if (sent.kind === 'network') {
-        if (this.stopping.signal.aborted) break;
-        outcomes.push(...requestRows.map((r) => this.retry(r, sent.error)));
-        continue;
-      }
-      const nowMs = this.clock().getTime();
-      const verdict = adapter.classify(request, sent.response, nowMs);
-      // A throttle, by status or by headers, pauses the whole workspace+vendor.
-      const pause =
-        adapter.pauseMs(sent.response, nowMs) ??
-        (verdict.kind === 'retry' ? verdict.pauseMs : null);
-      if (pause !== null && pause > 0) {
-        await this.repo.pause(
-          rows[0].workspaceId,
-          vendor,
-          new Date(nowMs + pause),
-          `rate limit headers (${sent.response.status})`,
-        );
-      }
-      outcomes.push(...this.apply(verdict, requestRows));
-      if (pause !== null && pause > 0) {
-        // The rest of this group waits for the pause too.
-        const done = new Set(outcomes.map((o) => o.id));
-        const rest = rows.filter((r) => !done.has(r.id));
-        outcomes.push(...rest.map((r) => this.throttle(r, pause, 'paused by rate limit headers')));
-        break;
-      }
-    }
-    return outcomes;
+  private batchContext(lane: Lane, ids: readonly number[]): BatchContext {
+    let leaseEnd = this.clock().getTime() + this.options.leaseMs;
+    let renewing: Promise<ReadonlySet<number>> | null = null;
+    let kept: ReadonlySet<number> = new Set(ids);
+    return {
+      policy: this.policy,
+      logger: this.logger,
+      clock: this.clock,
+      signal: this.stopping.signal,
+      requestTimeoutMs: this.options.requestTimeoutMs,
+      requestsInFlight: this.options.requestsInFlight,
+      takeBrazeBudget: (workspaceId, n) => this.takeBrazeBudget(workspaceId, n),
+      pause: (l, until, reason) => this.queue.pause(l, until, reason),
+      // One renewal at a time covers every row of the batch.
+      holdFor: async (_rowIds, ms) => {
+        while (renewing) await renewing;
+        const now = this.clock().getTime();
+        if (leaseEnd - now >= ms) return kept;
+        const until = now + Math.max(this.options.leaseMs, ms);
+        renewing = this.queue
+          .renew(lane, [...kept], this.owner, new Date(until))
+          .then((still) => new Set(still));
+        try {
+          kept = await renewing;
+          leaseEnd = until;
+        } finally {
+          renewing = null;
+        }
+        return kept;
+      },
+    };
   }
 
-  private apply(result: Classification, rows: OutboxRow[]): RowOutcome[] {
-    switch (result.kind) {
-      case 'delivered':
-        return rows.map((r) => this.outcome(r, 'DELIVERED', null));
-      case 'partial':
-        return rows.map((r) => {
-          const failed = result.failed.get(String(r.id));
-          return failed === undefined
-            ? this.outcome(r, 'DELIVERED', null)
-            : this.outcome(r, 'DEAD', failed);
-        });
-      case 'dead':
-        return rows.map((r) => this.outcome(r, 'DEAD', result.error));
-      case 'retry':
-        return result.pauseMs !== null
-          ? rows.map((r) => this.throttle(r, result.pauseMs!, result.error))
-          : rows.map((r) => this.retry(r, result.error));
-    }
-  }
-
-  private async throttled(
-    rows: OutboxRow[],
-    vendor: VendorName,
-    waitMs: number,
-    reason: string,
-  ): Promise<RowOutcome[]> {
-    await this.repo.pause(
-      rows[0].workspaceId,
-      vendor,
-      new Date(this.clock().getTime() + waitMs),
-      reason,
-    );
-    return rows.map((r) => this.throttle(r, waitMs, reason));
-  }
-
-  /** Milliseconds to wait before this workspace may send another Braze request (0: go). */
-  private async takeBrazeBudget(workspaceId: string): Promise<number> {
+  private async takeBrazeBudget(workspaceId: string, requests: number): Promise<number> {
     try {
-      await this.brazeBudget.consume(workspaceId);
+      await this.brazeBudget.consume(workspaceId, requests);
       return 0;
     } catch (error) {
       if (error instanceof RateLimiterRes) return Math.max(error.msBeforeNext, 1);
@@ -315,46 +331,62 @@ export class Dispatcher {
     }
   }
 
-  private outcome(row: OutboxRow, status: RowOutcome['status'], error: string | null): RowOutcome {
-    return {
-      workspaceId: row.workspaceId,
-      id: row.id,
-      status,
-      nextAttemptAt: null,
-      lastError: error,
-      refundAttempt: false,
-    };
+  private slot(lane: Lane): Slot {
+    const key = `${lane.workspaceId}\u0001${lane.vendor}`;
+    let slot = this.slots.get(key);
+    if (!slot) {
+      slot = { ...lane, key, dueAt: Infinity, active: 0, servedAt: 0 };
+      this.slots.set(key, slot);
+    }
+    return slot;
   }
 
-  /** Throttling is not a failure: the attempt is given back, but the age limit still applies. */
-  private throttle(row: OutboxRow, waitMs: number, error: string): RowOutcome {
-    const now = this.clock().getTime();
-    if (now - row.createdAt.getTime() > this.options.maxAgeMs) {
-      return this.outcome(
-        row,
-        'DEAD',
-        `gave up after ${Math.round(this.options.maxAgeMs / 60000)} minutes: ${error}`,
-      );
-    }
-    return {
-      ...this.outcome(row, 'RETRYING', error),
-      nextAttemptAt: new Date(now + waitMs),
-      refundAttempt: true,
-    };
+  private hold(key: string, ids: readonly number[]): void {
+    const set = this.held.get(key) ?? new Set<number>();
+    for (const id of ids) set.add(id);
+    this.held.set(key, set);
   }
 
-  private retry(row: OutboxRow, error: string): RowOutcome {
-    const now = this.clock().getTime();
-    const tooOld = now - row.createdAt.getTime() > this.options.maxAgeMs;
-    if (row.attempts >= this.options.maxAttempts || tooOld) {
-      return this.outcome(row, 'DEAD', `gave up after ${row.attempts} attempts: ${error}`);
+  private unhold(key: string, ids: readonly number[]): void {
+    const set = this.held.get(key);
+    if (!set) return;
+    for (const id of ids) set.delete(id);
+    if (set.size === 0) this.held.delete(key);
+  }
+
+  private async workspaceIds(): Promise<string[]> {
+    return (await this.queue.workspaces()).map((w) => w.id);
+  }
+
+  private async every(ms: number, task: () => Promise<unknown>, failure: string): Promise<void> {
+    while (!this.stopping.signal.aborted) {
+      try {
+        await task();
+      } catch (error) {
+        if (!this.stopping.signal.aborted) this.logger.error({ err: safeError(error) }, failure);
+      }
+      await this.sleep(ms);
     }
-    const { backoffBaseMs, backoffMaxMs } = this.options;
-    const delay = Math.min(backoffMaxMs, backoffBaseMs * 2 ** (row.attempts - 1));
-    const jitter = this.random() * backoffBaseMs;
-    return {
-      ...this.outcome(row, 'RETRYING', error),
-      nextAttemptAt: new Date(now + delay + jitter),
-    };
+  }
+
+  /** Waits `ms`, or less when stopping, or (for idle workers) when a discovery found work. */
+  private sleep(ms: number, wakeable = false): Promise<void> {
+    const { signal } = this.stopping;
+    if (signal.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.sleepers.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done);
+      if (wakeable) this.sleepers.add(done);
+    });
+  }
+
+  private wakeWorkers(): void {
+    for (const wake of [...this.sleepers]) wake();
   }
 }

@@ -3,7 +3,7 @@
  * that commits them: a change and its deliveries commit or roll back together. A vendor that is
  * not configured for the workspace gets no rows.
  */
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 
 import { workspaces } from '../auth/auth.sql.js';
 import type { Tx } from '../db/client.js';
@@ -77,8 +77,53 @@ export async function enqueueIdentityChanges(
       updatedAt: ctx.now,
     }));
   });
-  if (rows.length > 0) await tx.insert(outboxMessages).values(rows);
+  await insertQueued(tx, rows);
   return rows.length;
+}
+
+type NewDelivery = typeof outboxMessages.$inferInsert & { readonly dedupeKey: string };
+
+/**
+ * Inserts waiting rows at the tail of their (workspace, vendor, profile) queues: the first row
+ * of a queue with no head becomes its head, every other row is parked behind it.
+ *
+ * The head is found by the unique index on heads rather than by reading: a row that finds a
+ * head already there locks it (ON CONFLICT DO UPDATE ... WHERE false locks without writing), so
+ * a dispatcher finishing that head waits for this transaction and then sees the parked rows it
+ * must promote; two enqueuers of one queue wait on the same index entry. No row can be parked
+ * behind a head that finished unseen.
+ */
+export async function insertQueued(tx: Tx, rows: readonly NewDelivery[]): Promise<void> {
+  if (rows.length === 0) return;
+  const firstOfQueue = new Map<string, NewDelivery>();
+  for (const row of rows) {
+    const queue = `${row.workspaceId}\u0001${row.vendor}\u0001${row.profileId}`;
+    if (!firstOfQueue.has(queue)) firstOfQueue.set(queue, row);
+  }
+  // Heads are locked in (vendor, profile) order, the order in which a finishing dispatcher locks
+  // them too, so that the two never wait on each other in a cycle.
+  const candidates = [...firstOfQueue.values()].sort(
+    (a, b) => compare(a.vendor, b.vendor) || compare(a.profileId, b.profileId),
+  );
+  const heads = await tx
+    .insert(outboxMessages)
+    .values(candidates.map((row) => ({ ...row, parked: false })))
+    .onConflictDoUpdate({
+      target: [outboxMessages.workspaceId, outboxMessages.vendor, outboxMessages.profileId],
+      targetWhere: sql`"status" in ('PENDING', 'RETRYING') and not "parked"`,
+      set: { parked: sql`excluded."parked"` },
+      setWhere: sql`false`,
+    })
+    .returning({ dedupeKey: outboxMessages.dedupeKey });
+  const inserted = new Set(heads.map((h) => h.dedupeKey));
+  const parked = rows.filter((row) => !inserted.has(row.dedupeKey));
+  if (parked.length > 0) {
+    await tx.insert(outboxMessages).values(parked.map((row) => ({ ...row, parked: true })));
+  }
+}
+
+function compare(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

@@ -1,27 +1,15 @@
 /**
- * The SQL of the outbox: claiming due rows with FOR UPDATE SKIP LOCKED under a lease, keeping
- * order per (workspace, vendor, profile), recording outcomes, pauses, and the reads of the API.
+ * The outbox as the API sees it: pages of deliveries, the deliveries of changes, counts, and
+ * requeueing. The dispatcher's SQL is in queue-repository.ts.
  */
 import { and, desc, eq, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 
-import { workspaces } from '../auth/auth.sql.js';
 import type { Db, Queryable } from '../db/client.js';
-import { rowsOf } from '../db/rows.js';
 import type { VendorName } from './message.js';
-import { outboxMessages, vendorPauses, type DeliveryStatusValue } from './outbox.sql.js';
+import { outboxMessages, type DeliveryStatusValue } from './outbox.sql.js';
+import { promoteNext, type OutboxRow } from './queue-repository.js';
 
-export type OutboxRow = typeof outboxMessages.$inferSelect;
-
-/** What happens to a claimed row after its request. */
-export interface RowOutcome {
-  readonly workspaceId: string;
-  readonly id: number;
-  readonly status: DeliveryStatusValue;
-  readonly nextAttemptAt: Date | null;
-  readonly lastError: string | null;
-  /** A throttled row gets its attempt back: being told to wait is not a failure. */
-  readonly refundAttempt: boolean;
-}
+export type { OutboxRow } from './queue-repository.js';
 
 export interface DeliveryFilter {
   readonly vendor?: VendorName | null;
@@ -30,116 +18,6 @@ export interface DeliveryFilter {
 
 export class OutboxRepository {
   constructor(private readonly db: Db) {}
-
-  /**
-   * Takes up to `limit` due rows for this dispatcher. A row is due when it waits (PENDING or
-   * RETRYING), its time has come, no lease holds it, its workspace+vendor is not paused, and no
-   * earlier row of the same (workspace, vendor, profile) is still waiting: order per profile.
-   */
-  async claim(owner: string, limit: number, leaseMs: number, now: Date): Promise<OutboxRow[]> {
-    // postgres.js sends raw parameters as text: dates go as ISO strings, cast in SQL.
-    const at = sql`${now.toISOString()}::timestamptz`;
-    const until = sql`${new Date(now.getTime() + leaseMs).toISOString()}::timestamptz`;
-    const rows = rowsOf<Record<string, unknown>>(
-      await this.db.execute(sql`
-        with due as (
-          select o.workspace_id, o.id from outbox_messages o
-          where o.status in ('PENDING', 'RETRYING') and o.next_attempt_at <= ${at}
-            and (o.claimed_until is null or o.claimed_until < ${at})
-            and not exists (
-              select 1 from vendor_pauses p
-              where p.workspace_id = o.workspace_id and p.vendor = o.vendor and p.paused_until > ${at})
-            and not exists (
-              select 1 from outbox_messages e
-              where e.workspace_id = o.workspace_id and e.vendor = o.vendor
-                and e.profile_id = o.profile_id and e.id < o.id
-                and e.status in ('PENDING', 'RETRYING'))
-          order by o.id
-          limit ${limit}
-          for update of o skip locked
-        )
-        update outbox_messages m
-        set claimed_until = ${until}, claimed_by = ${owner}, attempts = m.attempts + 1, updated_at = ${at}
-        from due where m.workspace_id = due.workspace_id and m.id = due.id
-        returning m.workspace_id, m.id`),
-    );
-    if (rows.length === 0) return [];
-    const ids = rows.map((r) => Number(r['id']));
-    const claimed = await this.db
-      .select()
-      .from(outboxMessages)
-      .where(and(inArray(outboxMessages.id, ids), eq(outboxMessages.claimedBy, owner)))
-      .orderBy(outboxMessages.id);
-    return claimed;
-  }
-
-  /** Writes the outcome of each row and lets go of its lease. */
-  async finish(owner: string, outcomes: readonly RowOutcome[], now: Date): Promise<void> {
-    if (outcomes.length === 0) return;
-    const at = now.toISOString();
-    const payload = JSON.stringify(
-      outcomes.map((o) => ({
-        w: o.workspaceId,
-        i: o.id,
-        s: o.status,
-        n: o.nextAttemptAt,
-        e: o.lastError,
-        r: o.refundAttempt ? 1 : 0,
-      })),
-    );
-    await this.db.execute(sql`
-      update outbox_messages m set
-        status = v.s,
-        next_attempt_at = coalesce(v.n, m.next_attempt_at),
-        last_error = coalesce(v.e, m.last_error),
-        attempts = m.attempts - v.r,
-        delivered_at = case when v.s = 'DELIVERED' then ${at}::timestamptz else m.delivered_at end,
-        claimed_until = null, claimed_by = null, updated_at = ${at}::timestamptz
-      from (
-        select (e->>'w')::uuid as w, (e->>'i')::bigint as i, e->>'s' as s,
-               (e->>'n')::timestamptz as n, e->>'e' as e, (e->>'r')::int as r
-        from jsonb_array_elements(${payload}::jsonb) as e
-      ) as v
-      where m.workspace_id = v.w and m.id = v.i and m.claimed_by = ${owner}`);
-  }
-
-  /** Lets go of rows this dispatcher claimed but did not finish (shutdown). */
-  async release(owner: string, now: Date): Promise<number> {
-    const rows = await this.db
-      .update(outboxMessages)
-      .set({
-        claimedUntil: null,
-        claimedBy: null,
-        attempts: sql`${outboxMessages.attempts} - 1`,
-        updatedAt: now,
-      })
-      .where(eq(outboxMessages.claimedBy, owner))
-      .returning({ id: outboxMessages.id });
-    return rows.length;
-  }
-
-  async pause(workspaceId: string, vendor: VendorName, until: Date, reason: string): Promise<void> {
-    await this.db
-      .insert(vendorPauses)
-      .values({ workspaceId, vendor, pausedUntil: until, reason })
-      .onConflictDoUpdate({
-        target: [vendorPauses.workspaceId, vendorPauses.vendor],
-        set: {
-          pausedUntil: sql`greatest(${vendorPauses.pausedUntil}, excluded.paused_until)`,
-          reason: sql`excluded.reason`,
-        },
-      });
-  }
-
-  async vendorSettings(ids: readonly string[]) {
-    if (ids.length === 0) return [];
-    return this.db
-      .select({ id: workspaces.id, mixpanel: workspaces.mixpanel, braze: workspaces.braze })
-      .from(workspaces)
-      .where(inArray(workspaces.id, [...ids]));
-  }
-
-  // --- reads and requeue for the API ---
 
   byChangeIds(workspaceId: string, changeIds: readonly string[]): Promise<OutboxRow[]> {
     return this.db
@@ -183,7 +61,9 @@ export class OutboxRepository {
 
   /**
    * Makes DEAD and RETRYING rows due now, with a fresh attempt budget; a row a dispatcher holds
-   * right now is left to it.
+   * right now is left to it. A RETRYING row is its queue's head and stays one; a DEAD row joins
+   * its queue parked and becomes the head only where the queue has none. The current heads are
+   * locked first, so a dispatcher finishing one has committed (and promoted) before this looks.
    */
   async requeue(
     q: Queryable,
@@ -195,6 +75,28 @@ export class OutboxRepository {
       eq(outboxMessages.workspaceId, workspaceId),
       inArray(outboxMessages.id, [...ids]),
     );
+    const targets = await q
+      .select({ vendor: outboxMessages.vendor, profileId: outboxMessages.profileId })
+      .from(outboxMessages)
+      .where(and(where, eq(outboxMessages.status, 'DEAD')));
+    for (const vendor of new Set(targets.map((t) => t.vendor))) {
+      const profiles = [
+        ...new Set(targets.filter((t) => t.vendor === vendor).map((t) => t.profileId)),
+      ];
+      await q
+        .select({ id: outboxMessages.id })
+        .from(outboxMessages)
+        .where(
+          and(
+            eq(outboxMessages.workspaceId, workspaceId),
+            eq(outboxMessages.vendor, vendor),
+            inArray(outboxMessages.profileId, profiles),
+            sql`${outboxMessages.status} in ('PENDING', 'RETRYING') and not ${outboxMessages.parked}`,
+          ),
+        )
+        .orderBy(outboxMessages.profileId)
+        .for('update');
+    }
     await q
       .update(outboxMessages)
       .set({
@@ -203,6 +105,7 @@ export class OutboxRepository {
         nextAttemptAt: now,
         claimedUntil: null,
         claimedBy: null,
+        parked: sql`${outboxMessages.parked} or ${outboxMessages.status} = 'DEAD'`,
         updatedAt: now,
       })
       .where(
@@ -212,6 +115,10 @@ export class OutboxRepository {
           or(isNull(outboxMessages.claimedUntil), lt(outboxMessages.claimedUntil, now)),
         ),
       );
+    for (const vendor of new Set(targets.map((t) => t.vendor))) {
+      const profiles = targets.filter((t) => t.vendor === vendor).map((t) => t.profileId);
+      await promoteNext(q, workspaceId, vendor, profiles, now);
+    }
     return q.select().from(outboxMessages).where(where).orderBy(outboxMessages.id);
   }
 

@@ -1,11 +1,17 @@
 /**
  * Deliveries: one row per identity change and configured vendor, written in the transaction of
- * the change, claimed by dispatchers with FOR UPDATE SKIP LOCKED, and kept after delivery as the
- * record of what each vendor was told.
+ * the change, claimed by dispatchers with FOR UPDATE SKIP LOCKED, and kept after delivery (for
+ * the retention period) as the record of what each vendor was told.
+ *
+ * Each (workspace, vendor, profile) is a queue. Only its head, the one waiting row that is not
+ * `parked`, can be claimed; the rows behind it are parked and the head's finish promotes the
+ * oldest of them. A claim therefore reads heads by index and never scans a backlog to find out
+ * which rows are free to go (see outbox-repository.ts).
  */
 import { sql } from 'drizzle-orm';
 import {
   bigint,
+  boolean,
   index,
   integer,
   jsonb,
@@ -13,6 +19,7 @@ import {
   primaryKey,
   text,
   timestamp,
+  uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
 
@@ -36,7 +43,10 @@ export const outboxMessages = pgTable(
     /** Stable across retries and redeliveries (Mixpanel's $insert_id derives from the same data). */
     dedupeKey: text('dedupe_key').notNull(),
     status: text('status', { enum: DELIVERY_STATUSES }).notNull().default('PENDING'),
+    /** Waiting behind an earlier row of the same (workspace, vendor, profile): not claimable. */
+    parked: boolean('parked').notNull().default(false),
     attempts: integer('attempts').notNull().default(0),
+    /** When the row may be claimed; a claim moves it to the end of the lease. */
     nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
     /** A dispatcher's lease: while it lies in the future, no other dispatcher takes the row. */
     claimedUntil: timestamp('claimed_until', { withTimezone: true }),
@@ -48,14 +58,23 @@ export const outboxMessages = pgTable(
   },
   (t) => [
     primaryKey({ columns: [t.workspaceId, t.id] }),
+    // The claim: due heads of one workspace and vendor, oldest first.
     index('outbox_due_idx')
-      .on(t.nextAttemptAt, t.id)
-      .where(sql`${t.status} in ('PENDING', 'RETRYING')`),
-    index('outbox_order_idx')
+      .on(t.workspaceId, t.vendor, t.nextAttemptAt, t.id)
+      .where(sql`${t.status} in ('PENDING', 'RETRYING') and not ${t.parked}`),
+    // One head per queue; enqueueing behind a head locks it (see enqueue.ts).
+    uniqueIndex('outbox_head_idx')
+      .on(t.workspaceId, t.vendor, t.profileId)
+      .where(sql`${t.status} in ('PENDING', 'RETRYING') and not ${t.parked}`),
+    // The rows behind each head, promoted in id order.
+    index('outbox_parked_idx')
       .on(t.workspaceId, t.vendor, t.profileId, t.id)
-      .where(sql`${t.status} in ('PENDING', 'RETRYING')`),
+      .where(sql`${t.status} in ('PENDING', 'RETRYING') and ${t.parked}`),
+    // Retention: finished rows by age.
+    index('outbox_finished_idx')
+      .on(t.workspaceId, t.status, t.updatedAt)
+      .where(sql`${t.status} in ('DELIVERED', 'SKIPPED', 'DEAD')`),
     index('outbox_change_idx').on(t.workspaceId, t.changeId),
-    index('outbox_list_idx').on(t.workspaceId, t.id),
   ],
 );
 

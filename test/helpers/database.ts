@@ -8,6 +8,7 @@ import postgres from 'postgres';
 import { inject } from 'vitest';
 
 import { openDatabase, type Database } from '../../src/db/client.js';
+import { runMigrations } from '../../src/db/migrate.js';
 import { assertTestDatabase } from './test-database-guard.js';
 
 export const onPostgres = inject('databaseUrl') !== null;
@@ -59,6 +60,37 @@ export async function createScratchDatabase(
     drop: async () => {
       await admin.unsafe(`drop database if exists "${name}" with (force)`);
       await admin.end();
+    },
+  };
+}
+
+/**
+ * A database no other test file shares: a scratch PostgreSQL database (migrated) when the run is
+ * on PostgreSQL, else the file's own in-memory PGlite. For tests whose dispatchers must not take
+ * other files' deliveries, nor have theirs taken.
+ */
+export async function openOwnDatabase(
+  prefix: string,
+  options: TestDatabaseOptions = {},
+): Promise<{ database: Database; url: string | null; close: () => Promise<void> }> {
+  if (!testDatabaseUrl()) {
+    const database = await openTestDatabase(options);
+    return { database, url: null, close: () => database.close() };
+  }
+  const scratch = await createScratchDatabase(prefix);
+  const database = await openDatabase({
+    url: scratch.url,
+    dataDir: null,
+    poolSize: options.poolSize ?? 10,
+    onQuery: options.onQuery,
+  });
+  await runMigrations(database, scratch.url);
+  return {
+    database,
+    url: scratch.url,
+    close: async () => {
+      await database.close();
+      await scratch.drop();
     },
   };
 }

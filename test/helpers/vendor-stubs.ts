@@ -28,6 +28,8 @@ export type Fault =
       readonly body?: unknown;
     }
   | { readonly kind: 'hang' }
+  /** Answers as `ok` would, after `ms`. */
+  | { readonly kind: 'slow'; readonly ms: number }
   | { readonly kind: 'reset' };
 
 export interface VendorStub {
@@ -89,6 +91,9 @@ async function startStub(
           return send(res, fault.status, fault.body ?? {}, fault.headers);
         case 'hang':
           hanging.push(res);
+          return;
+        case 'slow':
+          setTimeout(() => send(res, successStatus, success(record)), fault.ms);
           return;
         case 'reset':
           req.socket.destroy();

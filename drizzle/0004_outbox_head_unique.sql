@@ -1,0 +1,1 @@
+CREATE UNIQUE INDEX "outbox_head_idx" ON "outbox_messages" USING btree ("workspace_id","vendor","profile_id") WHERE "outbox_messages"."status" in ('PENDING', 'RETRYING') and not "outbox_messages"."parked";

@@ -1,0 +1,287 @@
+/**
+ * The dispatcher's SQL. Every statement names one workspace (and most one vendor), so each is
+ * routed to one shard on Citus, and none reads more rows than the batch it works on:
+ *
+ * - probe: when a workspace's Braze and Mixpanel queues next have a head due, and their pauses;
+ * - claim: the due heads of one (workspace, vendor), oldest first, by the partial index
+ *   `outbox_due_idx`, locked with SKIP LOCKED and leased by moving `next_attempt_at` to the end
+ *   of the lease (so the next claim's index range starts after them);
+ * - finish: the outcomes of a batch in one statement (typed arrays, unnest), then the promotion
+ *   of the next parked row of every queue whose head finished for good;
+ * - renew and release: a lease extended or given back;
+ * - deleteFinished: retention, in small batches.
+ */
+import { and, eq, gt, inArray, lte, notExists, sql, type SQL } from 'drizzle-orm';
+import { alias } from 'drizzle-orm/pg-core';
+
+import { workspaces } from '../auth/auth.sql.js';
+import type { Db, Queryable } from '../db/client.js';
+import { rowsOf } from '../db/rows.js';
+import { pgArray } from '../lib/pg-array.js';
+import type { VendorName } from './message.js';
+import { outboxMessages, vendorPauses, type DeliveryStatusValue } from './outbox.sql.js';
+
+export type OutboxRow = typeof outboxMessages.$inferSelect;
+
+/** One (workspace, vendor) queue family: the unit a claim works on. */
+export interface Lane {
+  readonly workspaceId: string;
+  readonly vendor: VendorName;
+}
+
+/** What happens to a claimed row after its request. */
+export interface RowOutcome {
+  readonly id: number;
+  readonly status: DeliveryStatusValue;
+  readonly nextAttemptAt: Date | null;
+  readonly lastError: string | null;
+  /** A throttled row gets its attempt back: being told to wait is not a failure. */
+  readonly refundAttempt: boolean;
+}
+
+/** When a lane next has a head due (null: nothing waits) and until when it is paused. */
+export interface LaneState {
+  readonly dueAt: number | null;
+  readonly pausedUntil: number | null;
+}
+
+export type WorkspaceProbe = Readonly<Record<VendorName, LaneState>>;
+
+const FINAL: ReadonlySet<string> = new Set(['DELIVERED', 'DEAD', 'SKIPPED']);
+
+export class QueueRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Every workspace with its vendor settings (a small reference table). */
+  workspaces() {
+    return this.db
+      .select({ id: workspaces.id, mixpanel: workspaces.mixpanel, braze: workspaces.braze })
+      .from(workspaces);
+  }
+
+  /** Four index probes of one workspace: the earliest due head and the pause of each vendor. */
+  async probe(workspaceId: string): Promise<WorkspaceProbe> {
+    const dueOf = (vendor: VendorName) => sql`(
+      select extract(epoch from min(next_attempt_at)) * 1000 from outbox_messages
+      where workspace_id = ${workspaceId} and vendor = ${vendor}
+        and status in ('PENDING', 'RETRYING') and not parked)`;
+    const pauseOf = (vendor: VendorName) => sql`(
+      select extract(epoch from paused_until) * 1000 from vendor_pauses
+      where workspace_id = ${workspaceId} and vendor = ${vendor})`;
+    const [row] = rowsOf<Record<string, unknown>>(
+      await this.db.execute(sql`select
+        ${dueOf('BRAZE')}::float8 as braze_due, ${pauseOf('BRAZE')}::float8 as braze_pause,
+        ${dueOf('MIXPANEL')}::float8 as mixpanel_due, ${pauseOf('MIXPANEL')}::float8 as mixpanel_pause`),
+    );
+    const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+    const state = (prefix: string): LaneState => ({
+      dueAt: num(row?.[`${prefix}_due`]),
+      pausedUntil: num(row?.[`${prefix}_pause`]),
+    });
+    return { BRAZE: state('braze'), MIXPANEL: state('mixpanel') };
+  }
+
+  /**
+   * The claim as one statement (exposed so that tests can EXPLAIN exactly what runs). The status
+   * and `parked` predicates are literals so that the partial index matches under any plan.
+   */
+  claimQuery(lane: Lane, owner: string, limit: number, leaseMs: number, now: Date) {
+    const until = new Date(now.getTime() + leaseMs);
+    const d = alias(outboxMessages, 'd');
+    const paused = this.db
+      .select({ one: sql`1` })
+      .from(vendorPauses)
+      .where(
+        and(
+          eq(vendorPauses.workspaceId, lane.workspaceId),
+          eq(vendorPauses.vendor, lane.vendor),
+          gt(vendorPauses.pausedUntil, now),
+        ),
+      );
+    const due = this.db
+      .select({ id: d.id })
+      .from(d)
+      .where(
+        and(
+          eq(d.workspaceId, lane.workspaceId),
+          eq(d.vendor, lane.vendor),
+          sql`${d.status} in ('PENDING', 'RETRYING') and not ${d.parked}`,
+          lte(d.nextAttemptAt, now),
+          notExists(paused),
+        ),
+      )
+      .orderBy(d.nextAttemptAt, d.id)
+      .limit(limit)
+      .for('update', { skipLocked: true });
+    return this.db
+      .update(outboxMessages)
+      .set({
+        nextAttemptAt: until,
+        claimedUntil: until,
+        claimedBy: owner,
+        attempts: sql`${outboxMessages.attempts} + 1`,
+        updatedAt: now,
+      })
+      .where(and(eq(outboxMessages.workspaceId, lane.workspaceId), inArray(outboxMessages.id, due)))
+      .returning();
+  }
+
+  async claim(
+    lane: Lane,
+    owner: string,
+    limit: number,
+    leaseMs: number,
+    now: Date,
+  ): Promise<OutboxRow[]> {
+    const rows = await this.claimQuery(lane, owner, limit, leaseMs, now);
+    return rows.sort((a, b) => a.id - b.id);
+  }
+
+  /** Extends the lease of rows still held; returns the ids that are. */
+  async renew(lane: Lane, ids: readonly number[], owner: string, until: Date): Promise<number[]> {
+    const at = until.toISOString();
+    const rows = rowsOf<{ id: string | number }>(
+      await this.db.execute(sql`
+        update outbox_messages set claimed_until = ${at}::timestamptz, next_attempt_at = ${at}::timestamptz
+        where workspace_id = ${lane.workspaceId} and id = any(${pgArray(ids)}::bigint[])
+          and claimed_by = ${owner}
+        returning id`),
+    );
+    return rows.map((r) => Number(r.id));
+  }
+
+  /**
+   * Writes a batch's outcomes (only rows this dispatcher still holds) and promotes the next row
+   * of every queue whose head is done for good, in one transaction of two statements. Rows are
+   * locked in profile order, as enqueuers lock heads, so neither waits on the other in a cycle. The
+   * promotion is a statement of its own: under READ COMMITTED it then sees the rows that an
+   * enqueuer parked while the finish waited for the head's lock.
+   */
+  async finish(
+    lane: Lane,
+    owner: string,
+    outcomes: readonly RowOutcome[],
+    now: Date,
+  ): Promise<number> {
+    if (outcomes.length === 0) return 0;
+    const at = now.toISOString();
+    const col = <T extends string | number | null>(f: (o: RowOutcome) => T) =>
+      pgArray(outcomes.map(f));
+    return this.db.transaction(async (tx) => {
+      const done = rowsOf<{ profile_id: string; status: string }>(
+        await tx.execute(sql`
+          update outbox_messages m set
+            status = v.status,
+            next_attempt_at = coalesce(v.next_attempt_at, m.next_attempt_at),
+            last_error = coalesce(v.last_error, m.last_error),
+            attempts = m.attempts - v.refund,
+            delivered_at = case when v.status = 'DELIVERED' then ${at}::timestamptz else m.delivered_at end,
+            claimed_until = null, claimed_by = null, updated_at = ${at}::timestamptz
+          from (
+            select l.id, u.status, u.next_attempt_at, u.last_error, u.refund
+            from unnest(
+              ${col((o) => o.id)}::bigint[],
+              ${col((o) => o.status)}::text[],
+              ${col((o) => o.nextAttemptAt?.toISOString() ?? null)}::timestamptz[],
+              ${col((o) => storable(o.lastError))}::text[],
+              ${col((o) => (o.refundAttempt ? 1 : 0))}::int[]
+            ) as u(id, status, next_attempt_at, last_error, refund)
+            join outbox_messages l on l.workspace_id = ${lane.workspaceId} and l.id = u.id
+            where l.claimed_by = ${owner}
+            order by l.profile_id
+            for update of l
+          ) as v
+          where m.workspace_id = ${lane.workspaceId} and m.id = v.id
+          returning m.profile_id, m.status`),
+      );
+      const finished = done.filter((r) => FINAL.has(r.status)).map((r) => r.profile_id);
+      await promoteNext(tx, lane.workspaceId, lane.vendor, finished, now);
+      return done.length;
+    });
+  }
+
+  /** Gives back rows this dispatcher holds but did not finish: due again, attempt refunded. */
+  async release(lane: Lane, ids: readonly number[], owner: string, now: Date): Promise<number> {
+    if (ids.length === 0) return 0;
+    const at = now.toISOString();
+    const rows = rowsOf<unknown>(
+      await this.db.execute(sql`
+        update outbox_messages set claimed_until = null, claimed_by = null,
+          attempts = attempts - 1, next_attempt_at = ${at}::timestamptz, updated_at = ${at}::timestamptz
+        where workspace_id = ${lane.workspaceId} and id = any(${pgArray(ids)}::bigint[])
+          and claimed_by = ${owner} and status in ('PENDING', 'RETRYING')
+        returning id`),
+    );
+    return rows.length;
+  }
+
+  async pause(lane: Lane, until: Date, reason: string): Promise<void> {
+    await this.db
+      .insert(vendorPauses)
+      .values({ workspaceId: lane.workspaceId, vendor: lane.vendor, pausedUntil: until, reason })
+      .onConflictDoUpdate({
+        target: [vendorPauses.workspaceId, vendorPauses.vendor],
+        set: {
+          pausedUntil: sql`greatest(${vendorPauses.pausedUntil}, excluded.paused_until)`,
+          reason: sql`excluded.reason`,
+        },
+      });
+  }
+
+  /**
+   * Deletes up to `limit` finished rows of one workspace in the given statuses that last changed
+   * before `cutoff`; a short statement, so retention never holds long locks.
+   */
+  async deleteFinished(
+    workspaceId: string,
+    statuses: 'delivered' | 'dead',
+    cutoff: Date,
+    limit: number,
+  ): Promise<number> {
+    const status: SQL =
+      statuses === 'dead' ? sql`status = 'DEAD'` : sql`status in ('DELIVERED', 'SKIPPED')`;
+    const rows = rowsOf<unknown>(
+      await this.db.execute(sql`
+        delete from outbox_messages where workspace_id = ${workspaceId} and id in (
+          select id from outbox_messages
+          where workspace_id = ${workspaceId} and ${status}
+            and updated_at < ${cutoff.toISOString()}::timestamptz
+          limit ${limit})
+        returning id`),
+    );
+    return rows.length;
+  }
+}
+
+/**
+ * Makes the oldest parked row of each named queue its head, where the queue has none. Callers
+ * run it after a head finished (dispatcher) or after parking requeued rows (retryDeliveries).
+ */
+export async function promoteNext(
+  q: Queryable,
+  workspaceId: string,
+  vendor: VendorName,
+  profileIds: readonly string[],
+  now: Date,
+): Promise<void> {
+  if (profileIds.length === 0) return;
+  await q.execute(sql`
+    update outbox_messages m set parked = false, updated_at = ${now.toISOString()}::timestamptz
+    from unnest(${pgArray([...new Set(profileIds)])}::uuid[]) as k(profile_id)
+    cross join lateral (
+      select p.id from outbox_messages p
+      where p.workspace_id = ${workspaceId} and p.vendor = ${vendor} and p.profile_id = k.profile_id
+        and p.status in ('PENDING', 'RETRYING') and p.parked
+      order by p.id limit 1
+    ) as n
+    where m.workspace_id = ${workspaceId} and m.id = n.id
+      and not exists (
+        select 1 from outbox_messages h
+        where h.workspace_id = ${workspaceId} and h.vendor = ${vendor}
+          and h.profile_id = k.profile_id and h.status in ('PENDING', 'RETRYING') and not h.parked)`);
+}
+
+/** PostgreSQL text cannot hold NUL; a vendor's answer might. */
+function storable(text: string | null): string | null {
+  return text === null ? null : text.replaceAll('\u0000', '');
+}
