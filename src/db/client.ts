@@ -40,13 +40,13 @@ export interface OpenOptions {
   readonly poolSize?: number;
   /** PGlite only: start from a dump of an already-migrated database (tests). */
   readonly loadDataDir?: Blob;
-  /** Called with every SQL statement drizzle sends (tests count queries with it). */
-  readonly onQuery?: (query: string) => void;
+  /** Called with every SQL statement drizzle sends (tests count and explain queries with it). */
+  readonly onQuery?: (query: string, params: readonly unknown[]) => void;
 }
 
 export async function openDatabase(options: OpenOptions): Promise<Database> {
   const logger: Logger | undefined = options.onQuery
-    ? { logQuery: (query) => options.onQuery?.(query) }
+    ? { logQuery: (query, params) => options.onQuery?.(query, params) }
     : undefined;
   if (options.url) return openPostgres(options.url, options.poolSize ?? 10, logger);
   return openPglite(options.dataDir, options.loadDataDir, logger);

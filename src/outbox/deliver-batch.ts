@@ -11,13 +11,17 @@ import type { BrazeSettings, MixpanelSettings } from '../config/config.js';
 import { mapLimited } from '../lib/map-limited.js';
 import { safeError } from '../log.js';
 import {
+  brazeOperation,
+  type BrazeOperation,
   brazePauseMs,
-  buildBrazeRequests,
+  brazeRequests,
   classifyBrazeResponse,
 } from '../vendors/braze/to-braze.js';
 import {
-  buildMixpanelRequests,
   classifyMixpanelResponse,
+  mixpanelItem,
+  type MixpanelItemEvents,
+  mixpanelRequests,
 } from '../vendors/mixpanel/to-mixpanel.js';
 import { sendVendorRequest } from '../vendors/send.js';
 import type {
@@ -28,36 +32,41 @@ import type {
   VendorResponse,
 } from './message.js';
 import type { OutcomePolicy } from './outcomes.js';
-import type { Lane, OutboxRow, RowOutcome } from './queue-repository.js';
+import type { Lane, ClaimedRow, RowOutcome } from './queue-repository.js';
 
 export interface WorkspaceVendors {
   readonly mixpanel: MixpanelSettings | null;
   readonly braze: BrazeSettings | null;
 }
 
-interface VendorAdapter<S> {
+interface VendorAdapter<S, P = unknown> {
   settings(workspace: WorkspaceVendors): S | null;
-  build(items: readonly OutboxItem[], settings: S): VendorRequest[];
+  /** One row translated alone; throws when it cannot be. */
+  prepare(item: OutboxItem, settings: S): P;
+  /** The requests that carry prepared rows. */
+  assemble(prepared: readonly P[], settings: S): VendorRequest[];
   classify(request: VendorRequest, response: VendorResponse, nowMs: number): Classification;
   pauseMs(response: VendorResponse, nowMs: number): number | null;
 }
 
-const ADAPTERS: {
-  [V in VendorName]: VendorAdapter<V extends 'BRAZE' ? BrazeSettings : MixpanelSettings>;
-} = {
-  BRAZE: {
-    settings: (w) => w.braze,
-    build: buildBrazeRequests,
-    classify: classifyBrazeResponse,
-    pauseMs: brazePauseMs,
-  },
-  MIXPANEL: {
-    settings: (w) => w.mixpanel,
-    build: buildMixpanelRequests,
-    classify: classifyMixpanelResponse,
-    pauseMs: () => null,
-  },
+const BRAZE: VendorAdapter<BrazeSettings, BrazeOperation> = {
+  settings: (w) => w.braze,
+  prepare: (item) => brazeOperation(item),
+  assemble: brazeRequests,
+  classify: classifyBrazeResponse,
+  pauseMs: brazePauseMs,
 };
+
+const MIXPANEL: VendorAdapter<MixpanelSettings, MixpanelItemEvents> = {
+  settings: (w) => w.mixpanel,
+  prepare: mixpanelItem,
+  assemble: mixpanelRequests,
+  classify: classifyMixpanelResponse,
+  pauseMs: () => null,
+};
+
+/** Each vendor's adapter; the batch code handles settings and prepared rows opaquely. */
+const ADAPTERS = { BRAZE, MIXPANEL } as unknown as Record<VendorName, VendorAdapter<unknown>>;
 
 /** What a batch needs from the dispatcher around it. */
 export interface BatchContext {
@@ -88,10 +97,10 @@ const LEASE_MARGIN_MS = 2_000;
 export async function deliverBatch(
   ctx: BatchContext,
   lane: Lane,
-  rows: readonly OutboxRow[],
+  rows: readonly ClaimedRow[],
   workspace: WorkspaceVendors | null,
 ): Promise<BatchResult> {
-  const adapter = ADAPTERS[lane.vendor] as VendorAdapter<unknown>;
+  const adapter = ADAPTERS[lane.vendor];
   const settings = workspace ? adapter.settings(workspace) : null;
   const name = lane.vendor.toLowerCase();
   if (settings === null) {
@@ -131,21 +140,20 @@ function done(outcomes: RowOutcome[]): BatchResult {
 /** Translates row by row first, so that one row that cannot be translated fails alone. */
 function translate(
   adapter: VendorAdapter<unknown>,
-  rows: readonly OutboxRow[],
+  rows: readonly ClaimedRow[],
   settings: unknown,
-): { requests: VendorRequest[]; failed: [OutboxRow, string][] } {
-  const failed: [OutboxRow, string][] = [];
-  const good: OutboxItem[] = [];
+): { requests: VendorRequest[]; failed: [ClaimedRow, string][] } {
+  const failed: [ClaimedRow, string][] = [];
+  const prepared: unknown[] = [];
   for (const row of rows) {
     const item = { rowId: String(row.id), dedupeKey: row.dedupeKey, message: row.payload };
     try {
-      adapter.build([item], settings);
-      good.push(item);
+      prepared.push(adapter.prepare(item, settings));
     } catch (error) {
       failed.push([row, `could not build the request: ${errorText(error)}`]);
     }
   }
-  return { requests: good.length > 0 ? adapter.build(good, settings) : [], failed };
+  return { requests: adapter.assemble(prepared, settings), failed };
 }
 
 /** The sending half of a batch: its requests, the lane's pause, and the rows' outcomes. */
@@ -159,7 +167,7 @@ class BatchSender {
     private readonly ctx: BatchContext,
     private readonly lane: Lane,
     private readonly adapter: VendorAdapter<unknown>,
-    private readonly byId: ReadonlyMap<string, OutboxRow>,
+    private readonly byId: ReadonlyMap<string, ClaimedRow>,
   ) {}
 
   /** Takes the batch's share of Braze's budget, or throttles every row (null: go). */
@@ -189,7 +197,7 @@ class BatchSender {
     }
   }
 
-  private async attempt(request: VendorRequest, all: OutboxRow[]): Promise<RowOutcome[]> {
+  private async attempt(request: VendorRequest, all: ClaimedRow[]): Promise<RowOutcome[]> {
     const { ctx } = this;
     if (ctx.signal.aborted) return this.giveBack(all);
     if (this.pausedUntil !== null) {
@@ -235,12 +243,12 @@ class BatchSender {
     }
   }
 
-  private giveBack(rows: readonly OutboxRow[]): RowOutcome[] {
+  private giveBack(rows: readonly ClaimedRow[]): RowOutcome[] {
     this.unsent.push(...rows.map((r) => r.id));
     return [];
   }
 
-  private rowsOf(request: VendorRequest): OutboxRow[] {
+  private rowsOf(request: VendorRequest): ClaimedRow[] {
     return request.rowIds.map((id) => this.byId.get(id)!).filter((r) => !this.lost.has(r.id));
   }
 }

@@ -7,7 +7,7 @@ import { and, desc, eq, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-o
 import type { Db, Queryable } from '../db/client.js';
 import type { VendorName } from './message.js';
 import { outboxMessages, type DeliveryStatusValue } from './outbox.sql.js';
-import { promoteNext, type OutboxRow } from './queue-repository.js';
+import { lockHeads, promoteNext, type OutboxRow } from './queue-repository.js';
 
 export type { OutboxRow } from './queue-repository.js';
 
@@ -79,23 +79,11 @@ export class OutboxRepository {
       .select({ vendor: outboxMessages.vendor, profileId: outboxMessages.profileId })
       .from(outboxMessages)
       .where(and(where, eq(outboxMessages.status, 'DEAD')));
-    for (const vendor of new Set(targets.map((t) => t.vendor))) {
-      const profiles = [
-        ...new Set(targets.filter((t) => t.vendor === vendor).map((t) => t.profileId)),
-      ];
-      await q
-        .select({ id: outboxMessages.id })
-        .from(outboxMessages)
-        .where(
-          and(
-            eq(outboxMessages.workspaceId, workspaceId),
-            eq(outboxMessages.vendor, vendor),
-            inArray(outboxMessages.profileId, profiles),
-            sql`${outboxMessages.status} in ('PENDING', 'RETRYING') and not ${outboxMessages.parked}`,
-          ),
-        )
-        .orderBy(outboxMessages.profileId)
-        .for('update');
+    const vendors = [...new Set(targets.map((t) => t.vendor))];
+    const profilesOf = (vendor: VendorName) =>
+      targets.filter((t) => t.vendor === vendor).map((t) => t.profileId);
+    for (const vendor of vendors) {
+      await lockHeads(q, workspaceId, vendor, profilesOf(vendor));
     }
     await q
       .update(outboxMessages)
@@ -115,9 +103,8 @@ export class OutboxRepository {
           or(isNull(outboxMessages.claimedUntil), lt(outboxMessages.claimedUntil, now)),
         ),
       );
-    for (const vendor of new Set(targets.map((t) => t.vendor))) {
-      const profiles = targets.filter((t) => t.vendor === vendor).map((t) => t.profileId);
-      await promoteNext(q, workspaceId, vendor, profiles, now);
+    for (const vendor of vendors) {
+      await promoteNext(q, workspaceId, vendor, profilesOf(vendor), now);
     }
     return q.select().from(outboxMessages).where(where).orderBy(outboxMessages.id);
   }

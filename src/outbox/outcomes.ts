@@ -5,7 +5,7 @@
  * vendor keeps refusing.
  */
 import type { Classification } from './message.js';
-import type { OutboxRow, RowOutcome } from './queue-repository.js';
+import type { ClaimedRow, RowOutcome } from './queue-repository.js';
 
 export interface RetryLimits {
   readonly maxAttempts: number;
@@ -21,12 +21,12 @@ export class OutcomePolicy {
     private readonly random: () => number,
   ) {}
 
-  final(row: OutboxRow, status: 'DELIVERED' | 'DEAD' | 'SKIPPED', error: string | null) {
+  final(row: ClaimedRow, status: 'DELIVERED' | 'DEAD' | 'SKIPPED', error: string | null) {
     return outcome(row, status, error);
   }
 
   /** Another attempt later, unless the row has used its attempts or is too old. */
-  retry(row: OutboxRow, error: string): RowOutcome {
+  retry(row: ClaimedRow, error: string): RowOutcome {
     const now = this.clock().getTime();
     const tooOld = now - row.createdAt.getTime() > this.limits.maxAgeMs;
     if (row.attempts >= this.limits.maxAttempts || tooOld) {
@@ -42,7 +42,7 @@ export class OutcomePolicy {
   }
 
   /** Throttling is not a failure: the attempt is given back, but the age limit still applies. */
-  throttle(row: OutboxRow, waitMs: number, error: string): RowOutcome {
+  throttle(row: ClaimedRow, waitMs: number, error: string): RowOutcome {
     const now = this.clock().getTime();
     if (now - row.createdAt.getTime() > this.limits.maxAgeMs) {
       return outcome(
@@ -59,7 +59,7 @@ export class OutcomePolicy {
   }
 
   /** A vendor's verdict on one request, for each of its rows. */
-  apply(verdict: Classification, rows: readonly OutboxRow[]): RowOutcome[] {
+  apply(verdict: Classification, rows: readonly ClaimedRow[]): RowOutcome[] {
     switch (verdict.kind) {
       case 'delivered':
         return rows.map((r) => outcome(r, 'DELIVERED', null));
@@ -78,6 +78,13 @@ export class OutcomePolicy {
   }
 }
 
-function outcome(row: OutboxRow, status: RowOutcome['status'], error: string | null): RowOutcome {
-  return { id: row.id, status, nextAttemptAt: null, lastError: error, refundAttempt: false };
+function outcome(row: ClaimedRow, status: RowOutcome['status'], error: string | null): RowOutcome {
+  return {
+    id: row.id,
+    profileId: row.profileId,
+    status,
+    nextAttemptAt: null,
+    lastError: error,
+    refundAttempt: false,
+  };
 }

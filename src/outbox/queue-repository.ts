@@ -5,13 +5,14 @@
  * - probe: when a workspace's Braze and Mixpanel queues next have a head due, and their pauses;
  * - claim: the due heads of one (workspace, vendor), oldest first, by the partial index
  *   `outbox_due_idx`, locked with SKIP LOCKED and leased by moving `next_attempt_at` to the end
- *   of the lease (so the next claim's index range starts after them);
+ *   of the lease, so the next claim's index range starts after them: a claim never steps over
+ *   rows in flight, however many dispatchers hold how many;
  * - finish: the outcomes of a batch in one statement (typed arrays, unnest), then the promotion
  *   of the next parked row of every queue whose head finished for good;
  * - renew and release: a lease extended or given back;
  * - deleteFinished: retention, in small batches.
  */
-import { and, eq, gt, inArray, lte, notExists, sql, type SQL } from 'drizzle-orm';
+import { and, eq, gt, lte, notExists, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
 
 import { workspaces } from '../auth/auth.sql.js';
@@ -23,6 +24,12 @@ import { outboxMessages, vendorPauses, type DeliveryStatusValue } from './outbox
 
 export type OutboxRow = typeof outboxMessages.$inferSelect;
 
+/** What the dispatcher needs of a claimed row. */
+export type ClaimedRow = Pick<
+  OutboxRow,
+  'id' | 'profileId' | 'payload' | 'dedupeKey' | 'attempts' | 'createdAt'
+>;
+
 /** One (workspace, vendor) queue family: the unit a claim works on. */
 export interface Lane {
   readonly workspaceId: string;
@@ -32,6 +39,8 @@ export interface Lane {
 /** What happens to a claimed row after its request. */
 export interface RowOutcome {
   readonly id: number;
+  /** The row's queue within the lane; finishing locks rows in this order. */
+  readonly profileId: string;
   readonly status: DeliveryStatusValue;
   readonly nextAttemptAt: Date | null;
   readonly lastError: string | null;
@@ -61,10 +70,12 @@ export class QueueRepository {
 
   /** Four index probes of one workspace: the earliest due head and the pause of each vendor. */
   async probe(workspaceId: string): Promise<WorkspaceProbe> {
+    // ORDER BY and LIMIT as in the claim, so the due index serves it under any statistics.
     const dueOf = (vendor: VendorName) => sql`(
-      select extract(epoch from min(next_attempt_at)) * 1000 from outbox_messages
+      select extract(epoch from next_attempt_at) * 1000 from outbox_messages
       where workspace_id = ${workspaceId} and vendor = ${vendor}
-        and status in ('PENDING', 'RETRYING') and not parked)`;
+        and status in ('PENDING', 'RETRYING') and not parked
+      order by next_attempt_at, id limit 1)`;
     const pauseOf = (vendor: VendorName) => sql`(
       select extract(epoch from paused_until) * 1000 from vendor_pauses
       where workspace_id = ${workspaceId} and vendor = ${vendor})`;
@@ -112,18 +123,27 @@ export class QueueRepository {
       )
       .orderBy(d.nextAttemptAt, d.id)
       .limit(limit)
-      .for('update', { skipLocked: true });
+      .for('update', { skipLocked: true })
+      .as('due');
+    const o = outboxMessages;
     return this.db
-      .update(outboxMessages)
+      .update(o)
       .set({
         nextAttemptAt: until,
         claimedUntil: until,
         claimedBy: owner,
-        attempts: sql`${outboxMessages.attempts} + 1`,
-        updatedAt: now,
+        attempts: sql`${o.attempts} + 1`,
       })
-      .where(and(eq(outboxMessages.workspaceId, lane.workspaceId), inArray(outboxMessages.id, due)))
-      .returning();
+      .from(due)
+      .where(and(eq(o.workspaceId, lane.workspaceId), eq(o.id, due.id)))
+      .returning({
+        id: o.id,
+        profileId: o.profileId,
+        payload: o.payload,
+        dedupeKey: o.dedupeKey,
+        attempts: o.attempts,
+        createdAt: o.createdAt,
+      });
   }
 
   async claim(
@@ -132,7 +152,7 @@ export class QueueRepository {
     limit: number,
     leaseMs: number,
     now: Date,
-  ): Promise<OutboxRow[]> {
+  ): Promise<ClaimedRow[]> {
     const rows = await this.claimQuery(lane, owner, limit, leaseMs, now);
     return rows.sort((a, b) => a.id - b.id);
   }
@@ -142,10 +162,11 @@ export class QueueRepository {
     const at = until.toISOString();
     const rows = rowsOf<{ id: string | number }>(
       await this.db.execute(sql`
-        update outbox_messages set claimed_until = ${at}::timestamptz, next_attempt_at = ${at}::timestamptz
-        where workspace_id = ${lane.workspaceId} and id = any(${pgArray(ids)}::bigint[])
-          and claimed_by = ${owner}
-        returning id`),
+        update outbox_messages m
+        set claimed_until = ${at}::timestamptz, next_attempt_at = ${at}::timestamptz
+        from ${byIds(lane.workspaceId, ids)}
+        where m.workspace_id = ${lane.workspaceId} and m.id = r.id and m.claimed_by = ${owner}
+        returning m.id`),
     );
     return rows.map((r) => Number(r.id));
   }
@@ -153,7 +174,8 @@ export class QueueRepository {
   /**
    * Writes a batch's outcomes (only rows this dispatcher still holds) and promotes the next row
    * of every queue whose head is done for good, in one transaction of two statements. Rows are
-   * locked in profile order, as enqueuers lock heads, so neither waits on the other in a cycle. The
+   * locked in profile order, as enqueuers lock heads, so neither waits on the other in a cycle;
+   * each row is found by its primary key from the lateral lookup, whatever the statistics. The
    * promotion is a statement of its own: under READ COMMITTED it then sees the rows that an
    * enqueuer parked while the finish waited for the head's lock.
    */
@@ -164,35 +186,9 @@ export class QueueRepository {
     now: Date,
   ): Promise<number> {
     if (outcomes.length === 0) return 0;
-    const at = now.toISOString();
-    const col = <T extends string | number | null>(f: (o: RowOutcome) => T) =>
-      pgArray(outcomes.map(f));
     return this.db.transaction(async (tx) => {
       const done = rowsOf<{ profile_id: string; status: string }>(
-        await tx.execute(sql`
-          update outbox_messages m set
-            status = v.status,
-            next_attempt_at = coalesce(v.next_attempt_at, m.next_attempt_at),
-            last_error = coalesce(v.last_error, m.last_error),
-            attempts = m.attempts - v.refund,
-            delivered_at = case when v.status = 'DELIVERED' then ${at}::timestamptz else m.delivered_at end,
-            claimed_until = null, claimed_by = null, updated_at = ${at}::timestamptz
-          from (
-            select l.id, u.status, u.next_attempt_at, u.last_error, u.refund
-            from unnest(
-              ${col((o) => o.id)}::bigint[],
-              ${col((o) => o.status)}::text[],
-              ${col((o) => o.nextAttemptAt?.toISOString() ?? null)}::timestamptz[],
-              ${col((o) => storable(o.lastError))}::text[],
-              ${col((o) => (o.refundAttempt ? 1 : 0))}::int[]
-            ) as u(id, status, next_attempt_at, last_error, refund)
-            join outbox_messages l on l.workspace_id = ${lane.workspaceId} and l.id = u.id
-            where l.claimed_by = ${owner}
-            order by l.profile_id
-            for update of l
-          ) as v
-          where m.workspace_id = ${lane.workspaceId} and m.id = v.id
-          returning m.profile_id, m.status`),
+        await tx.execute(this.finishQuery(lane, owner, outcomes, now)),
       );
       const finished = done.filter((r) => FINAL.has(r.status)).map((r) => r.profile_id);
       await promoteNext(tx, lane.workspaceId, lane.vendor, finished, now);
@@ -200,17 +196,54 @@ export class QueueRepository {
     });
   }
 
+  /** The outcome statement of finish (exposed so that tests can EXPLAIN it). */
+  finishQuery(lane: Lane, owner: string, outcomes: readonly RowOutcome[], now: Date): SQL {
+    const at = now.toISOString();
+    // Rows are locked in profile order, as enqueuers lock heads (see enqueue.ts).
+    const sorted = [...outcomes].sort((a, b) =>
+      a.profileId < b.profileId ? -1 : a.profileId > b.profileId ? 1 : 0,
+    );
+    const col = <T extends string | number | null>(f: (o: RowOutcome) => T) =>
+      pgArray(sorted.map(f));
+    return sql`
+      update outbox_messages m set
+        status = v.status,
+        next_attempt_at = coalesce(v.next_attempt_at, m.next_attempt_at),
+        last_error = coalesce(v.last_error, m.last_error),
+        attempts = m.attempts - v.refund,
+        delivered_at = case when v.status = 'DELIVERED' then ${at}::timestamptz else m.delivered_at end,
+        claimed_until = null, claimed_by = null, updated_at = ${at}::timestamptz
+      from (
+        select l.id, u.status, u.next_attempt_at, u.last_error, u.refund
+        from unnest(
+          ${col((o) => o.id)}::bigint[],
+          ${col((o) => o.status)}::text[],
+          ${col((o) => o.nextAttemptAt?.toISOString() ?? null)}::timestamptz[],
+          ${col((o) => storable(o.lastError))}::text[],
+          ${col((o) => (o.refundAttempt ? 1 : 0))}::int[]
+        ) as u(id, status, next_attempt_at, last_error, refund)
+        cross join lateral (
+          select o.id from outbox_messages o
+          where o.workspace_id = ${lane.workspaceId} and o.id = u.id and o.claimed_by = ${owner}
+          limit 1
+          for update
+        ) as l
+      ) as v
+      where m.workspace_id = ${lane.workspaceId} and m.id = v.id
+      returning m.profile_id, m.status`;
+  }
+
   /** Gives back rows this dispatcher holds but did not finish: due again, attempt refunded. */
   async release(lane: Lane, ids: readonly number[], owner: string, now: Date): Promise<number> {
     if (ids.length === 0) return 0;
-    const at = now.toISOString();
     const rows = rowsOf<unknown>(
       await this.db.execute(sql`
-        update outbox_messages set claimed_until = null, claimed_by = null,
-          attempts = attempts - 1, next_attempt_at = ${at}::timestamptz, updated_at = ${at}::timestamptz
-        where workspace_id = ${lane.workspaceId} and id = any(${pgArray(ids)}::bigint[])
-          and claimed_by = ${owner} and status in ('PENDING', 'RETRYING')
-        returning id`),
+        update outbox_messages m set claimed_until = null, claimed_by = null,
+          attempts = m.attempts - 1, next_attempt_at = ${now.toISOString()}::timestamptz
+        from ${byIds(lane.workspaceId, ids)}
+        where m.workspace_id = ${lane.workspaceId} and m.id = r.id
+          and m.claimed_by = ${owner} and m.status in ('PENDING', 'RETRYING')
+        returning m.id`),
     );
     return rows.length;
   }
@@ -265,6 +298,7 @@ export async function promoteNext(
   now: Date,
 ): Promise<void> {
   if (profileIds.length === 0) return;
+  // Per queue: one probe of the head index, then the first parked row by the parked index.
   await q.execute(sql`
     update outbox_messages m set parked = false, updated_at = ${now.toISOString()}::timestamptz
     from unnest(${pgArray([...new Set(profileIds)])}::uuid[]) as k(profile_id)
@@ -272,13 +306,49 @@ export async function promoteNext(
       select p.id from outbox_messages p
       where p.workspace_id = ${workspaceId} and p.vendor = ${vendor} and p.profile_id = k.profile_id
         and p.status in ('PENDING', 'RETRYING') and p.parked
+        and not exists (
+          select 1 from outbox_messages h
+          where h.workspace_id = ${workspaceId} and h.vendor = ${vendor}
+            and h.profile_id = k.profile_id and h.status in ('PENDING', 'RETRYING') and not h.parked)
       order by p.id limit 1
     ) as n
-    where m.workspace_id = ${workspaceId} and m.id = n.id
-      and not exists (
-        select 1 from outbox_messages h
-        where h.workspace_id = ${workspaceId} and h.vendor = ${vendor}
-          and h.profile_id = k.profile_id and h.status in ('PENDING', 'RETRYING') and not h.parked)`);
+    where m.workspace_id = ${workspaceId} and m.id = n.id`);
+}
+
+/**
+ * Locks the current heads of the named queues, in profile order (as enqueuers and finishers lock
+ * them), each found by the unique head index.
+ */
+export async function lockHeads(
+  q: Queryable,
+  workspaceId: string,
+  vendor: VendorName,
+  profileIds: readonly string[],
+): Promise<void> {
+  if (profileIds.length === 0) return;
+  const sorted = [...new Set(profileIds)].sort();
+  await q.execute(sql`
+    select h.id from unnest(${pgArray(sorted)}::uuid[]) as k(profile_id)
+    cross join lateral (
+      select o.id from outbox_messages o
+      where o.workspace_id = ${workspaceId} and o.vendor = ${vendor}
+        and o.profile_id = k.profile_id and o.status in ('PENDING', 'RETRYING') and not o.parked
+      limit 1
+      for update
+    ) as h`);
+}
+
+/**
+ * Rows of one workspace by id, as a FROM item `r(id)`: each looked up by its primary key from
+ * the list, a plan that no statistics (or their absence) can turn into a scan of the workspace.
+ */
+export function byIds(workspaceId: string, ids: readonly number[]): SQL {
+  return sql`unnest(${pgArray(ids)}::bigint[]) as wanted(id)
+    cross join lateral (
+      select o.id from outbox_messages o
+      where o.workspace_id = ${workspaceId} and o.id = wanted.id
+      limit 1
+    ) as r`;
 }
 
 /** PostgreSQL text cannot hold NUL; a vendor's answer might. */

@@ -14,7 +14,7 @@ import { assertTestDatabase } from './test-database-guard.js';
 export const onPostgres = inject('databaseUrl') !== null;
 
 export interface TestDatabaseOptions {
-  readonly onQuery?: (query: string) => void;
+  readonly onQuery?: (query: string, params: readonly unknown[]) => void;
   readonly poolSize?: number;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Test-only SQL: a backlog of waiting deliveries written straight into the outbox, queued as the
  * gateway queues them (the first row of each (vendor, profile) is the head, the rest parked in
- * order). Profile p's k-th change identifies anon id `backlogAnonId(p, k)` for `user-<p>`.
+ * order), with change ids that increase in enqueue order as the gateway's UUID v7 ones do.
+ * Profile p's k-th change identifies anon id `backlogAnonId(p, k)` for `user-<p>`.
  */
 import { sql } from 'drizzle-orm';
 
@@ -55,7 +56,9 @@ export async function seedBacklog(db: Db, shape: BacklogShape): Promise<number> 
       cross join unnest(${vendors}::text[]) as v(vendor)
       cross join lateral (select
         md5(${workspaceId}::text || ${tag}::text || p)::uuid as profile_id,
-        md5(${workspaceId}::text || ${tag}::text || p || ':' || k)::uuid::text as change_id,
+        -- Time-ordered like the gateway's own (UUID v7) change ids: increasing in enqueue order.
+        (substr(md5(${workspaceId}::text || ${tag}::text), 1, 8) || '-0000-7000-8000-'
+          || lpad(to_hex((p - 1) * ${perProfile}::int + k), 12, '0'))::uuid::text as change_id,
         lpad(to_hex(p), 8, '0') || '-' || lpad(to_hex(k), 4, '0') || '-4000-8000-' || ${tagHex}::text
           || lpad(to_hex(p), 8, '0') as anon_id) as c
       order by p, k, v.vendor`);

@@ -326,6 +326,8 @@ describe('the dispatcher', () => {
     const [first, second] = [dispatcher(options), dispatcher(options)];
     let sending = true;
     const sent = first.runOnce().finally(() => (sending = false));
+    await until(async () => slow.requests.some((r) => r.body.includes(c.anonIds[0])));
+    // The lease (1 s) runs out while the vendor takes 2.5 s; the other dispatcher keeps trying.
     while (sending) {
       await second.runOnce();
       await new Promise((r) => setTimeout(r, 50));

@@ -38,7 +38,7 @@ const BODY_ARRAYS: readonly BodyArray[] = [
 
 type Group = 'identify:merge' | 'identify:none' | 'merge';
 
-interface Operation {
+export interface BrazeOperation {
   readonly rowId: string;
   readonly group: Group;
   readonly array: BodyArray;
@@ -54,17 +54,27 @@ export function buildBrazeRequests(
   items: readonly OutboxItem[],
   settings: BrazeSettings,
 ): VendorRequest[] {
-  const groups = new Map<Group, Operation[]>();
-  for (const item of items) {
-    const operation = toOperation(item);
-    groups.set(operation.group, [...(groups.get(operation.group) ?? []), operation]);
+  return brazeRequests(items.map(brazeOperation), settings);
+}
+
+/** Requests for operations translated one by one (a row that cannot be translated fails alone). */
+export function brazeRequests(
+  operations: readonly BrazeOperation[],
+  settings: BrazeSettings,
+): VendorRequest[] {
+  const groups = new Map<Group, BrazeOperation[]>();
+  for (const operation of operations) {
+    const group = groups.get(operation.group);
+    if (group) group.push(operation);
+    else groups.set(operation.group, [operation]);
   }
-  return [...groups].flatMap(([group, operations]) =>
-    chunk(operations, MAX_ENTRIES_PER_REQUEST).map((part) => toRequest(group, part, settings)),
+  return [...groups].flatMap(([group, part]) =>
+    chunk(part, MAX_ENTRIES_PER_REQUEST).map((c) => toRequest(group, c, settings)),
   );
 }
 
-function toOperation({ rowId, message }: OutboxItem): Operation {
+/** One outbox item as a Braze operation; throws on a message it cannot express. */
+export function brazeOperation({ rowId, message }: OutboxItem): BrazeOperation {
   const alias = identifyingAlias(message);
   if (alias && needsUsersMerge(message, alias)) {
     const entry = {
@@ -114,7 +124,7 @@ function emailEntry(message: IdentityMessage): Record<string, unknown> {
 
 function toRequest(
   group: Group,
-  operations: readonly Operation[],
+  operations: readonly BrazeOperation[],
   settings: BrazeSettings,
 ): VendorRequest {
   const body: Record<string, unknown> = {};

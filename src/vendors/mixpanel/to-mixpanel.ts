@@ -69,7 +69,7 @@ function insertId(message: IdentityMessage, anonId: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 32);
 }
 
-interface ItemEvents {
+export interface MixpanelItemEvents {
   readonly rowId: string;
   readonly events: readonly MixpanelEvent[];
 }
@@ -82,16 +82,31 @@ export function buildMixpanelRequests(
   items: readonly OutboxItem[],
   settings: MixpanelSettings,
 ): VendorRequest[] {
-  const withEvents = items
-    .map((item) => ({ rowId: item.rowId, events: mixpanelEvents(item.message, settings) }))
-    .filter((item) => item.events.length > 0);
-  return batch(withEvents).map((part) => toRequest(part, settings));
+  return mixpanelRequests(
+    items.map((item) => mixpanelItem(item, settings)),
+    settings,
+  );
+}
+
+/** One outbox item's events; throws on a message it cannot express. */
+export function mixpanelItem(item: OutboxItem, settings: MixpanelSettings): MixpanelItemEvents {
+  return { rowId: item.rowId, events: mixpanelEvents(item.message, settings) };
+}
+
+/** Requests for items translated one by one (a row that cannot be translated fails alone). */
+export function mixpanelRequests(
+  items: readonly MixpanelItemEvents[],
+  settings: MixpanelSettings,
+): VendorRequest[] {
+  return batch(items.filter((item) => item.events.length > 0)).map((part) =>
+    toRequest(part, settings),
+  );
 }
 
 /** An item with more events than a request holds goes alone; Mixpanel's refusal then fails it. */
-function batch(items: readonly ItemEvents[]): ItemEvents[][] {
-  const batches: ItemEvents[][] = [];
-  let current: ItemEvents[] = [];
+function batch(items: readonly MixpanelItemEvents[]): MixpanelItemEvents[][] {
+  const batches: MixpanelItemEvents[][] = [];
+  let current: MixpanelItemEvents[] = [];
   let size = 0;
   for (const item of items) {
     if (current.length > 0 && size + item.events.length > MAX_EVENTS_PER_REQUEST) {
@@ -106,7 +121,10 @@ function batch(items: readonly ItemEvents[]): ItemEvents[][] {
   return batches;
 }
 
-function toRequest(items: readonly ItemEvents[], settings: MixpanelSettings): VendorRequest {
+function toRequest(
+  items: readonly MixpanelItemEvents[],
+  settings: MixpanelSettings,
+): VendorRequest {
   const events = items.flatMap((item) => item.events);
   const locate: Record<string, string> = {};
   let index = 0;
@@ -141,7 +159,8 @@ function endpoint(
   return {
     url: `${host}/track?verbose=1`,
     headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
-    body: new URLSearchParams({ data: json }).toString(),
+    // The same form encoding as URLSearchParams, done natively (batches run to megabytes).
+    body: `data=${encodeURIComponent(json)}`,
   };
 }
 
