@@ -27,6 +27,8 @@ export function createServices(
   config: Config,
   clock?: () => Date,
   metrics?: Metrics,
+  /** Told when a request committed deliveries for a workspace (wakes the local dispatcher). */
+  queued: (workspaceId: string) => void = () => {},
 ): Services {
   const { db } = database;
   return {
@@ -34,8 +36,9 @@ export function createServices(
     profiles: new ProfileQueryService(db, clock),
     track: new TrackService(db, clock),
     aliases: new AliasService(db, config.limits.maxIdsPerProfile, clock),
-    identity: new IdentityService(db, config.limits.maxIdsPerProfile, clock, (results) => {
+    identity: new IdentityService(db, config.limits.maxIdsPerProfile, clock, (results, scope) => {
       for (const r of results) metrics?.identifyOutcomes.inc({ outcome: r.outcome });
+      if (results.some((r) => r.changeId !== null)) queued(scope.workspaceId);
     }),
     deliveries: new DeliveryService(db, clock),
     undo: new UndoService(db, clock),
@@ -81,10 +84,13 @@ export async function startGateway(
   logger: Logger,
 ): Promise<Gateway> {
   const metrics = new Metrics(database.db);
-  const services = createServices(database, config, undefined, metrics);
+  let dispatcher: Dispatcher | null = null;
+  const services = createServices(database, config, undefined, metrics, (workspaceId) =>
+    dispatcher?.nudge(workspaceId),
+  );
   const bootstrap = await services.auth.bootstrap(config);
   const server = await startHttpServer({ http: config.http, database, services, logger, metrics });
-  const dispatcher = config.outbox.dispatcher
+  dispatcher = config.outbox.dispatcher
     ? new Dispatcher(database.db, logger, dispatcherOptions(config), {
         observer: metrics.dispatcherObserver(),
       })

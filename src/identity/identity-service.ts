@@ -41,8 +41,11 @@ export class IdentityService {
     private readonly db: Db,
     private readonly maxIdsPerProfile: number,
     private readonly clock: () => Date = () => new Date(),
-    /** Told the results of every request that committed (metrics). */
-    private readonly observe: (results: readonly ItemResult[]) => void = () => {},
+    /** Told the results of every request that committed (metrics, the local dispatcher). */
+    private readonly observe: (
+      results: readonly IdentifyItemResult[],
+      scope: WorkspaceScope,
+    ) => void = () => {},
   ) {}
 
   async identify(
@@ -50,7 +53,7 @@ export class IdentityService {
     request: IdentifyUsersRequest,
   ): Promise<IdentifyUsersResult> {
     const payload = await this.run(scope, request);
-    this.observe(payload.results);
+    this.observe(payload.results, scope);
     return payload;
   }
 

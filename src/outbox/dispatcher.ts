@@ -152,6 +152,20 @@ export class Dispatcher {
     this.held.clear();
   }
 
+  /**
+   * Tells the dispatcher that a workspace has new deliveries (this process committed them), so
+   * they need not wait for the next discovery.
+   */
+  nudge(workspaceId: string): void {
+    if (this.loops.length === 0) return;
+    const now = this.clock().getTime();
+    for (const vendor of VENDORS) {
+      const slot = this.slot({ workspaceId, vendor });
+      slot.dueAt = Math.min(slot.dueAt, now);
+    }
+    this.wakeWorkers();
+  }
+
   /** One discovery, then one batch from every lane that is due; returns rows finished (tests). */
   async runOnce(): Promise<number> {
     await this.discover();
@@ -245,7 +259,7 @@ export class Dispatcher {
         this.batchContext(slot, ids),
         slot,
         rows,
-        this.settings.get(slot.workspaceId) ?? null,
+        await this.settingsOf(slot.workspaceId),
       );
       if (result.pausedUntil !== null) slot.dueAt = Math.max(slot.dueAt, result.pausedUntil);
       const promoted = await this.record(slot, result.outcomes, result.unsent);
@@ -352,6 +366,15 @@ export class Dispatcher {
     if (!set) return;
     for (const id of ids) set.delete(id);
     if (set.size === 0) this.held.delete(key);
+  }
+
+  /** A workspace's vendor settings as of the last discovery, or read now if it is newer. */
+  private async settingsOf(workspaceId: string): Promise<WorkspaceVendors | null> {
+    const known = this.settings.get(workspaceId);
+    if (known) return known;
+    const [row] = await this.queue.workspaces(workspaceId);
+    if (row) this.settings.set(workspaceId, row);
+    return row ?? null;
   }
 
   private async workspaceIds(): Promise<string[]> {

@@ -61,11 +61,12 @@ const FINAL: ReadonlySet<string> = new Set(['DELIVERED', 'DEAD', 'SKIPPED']);
 export class QueueRepository {
   constructor(private readonly db: Db) {}
 
-  /** Every workspace with its vendor settings (a small reference table). */
-  workspaces() {
+  /** Every workspace (or one) with its vendor settings: a small reference table. */
+  workspaces(id?: string) {
     return this.db
       .select({ id: workspaces.id, mixpanel: workspaces.mixpanel, braze: workspaces.braze })
-      .from(workspaces);
+      .from(workspaces)
+      .where(id === undefined ? undefined : eq(workspaces.id, id));
   }
 
   /** Four index probes of one workspace: the earliest due head and the pause of each vendor. */

@@ -45,7 +45,7 @@ export async function startTestGateway(
   const database = await openTestDatabase({ onQuery: (q) => queries.push(q) });
   const logger = options.logLines
     ? createLogger('debug', { write: (line: string) => void options.logLines!.push(line) })
-    : pino({ level: 'silent' });
+    : pino({ level: process.env['DEBUG_LOG'] ?? 'silent' });
   const gateway = await startGateway(testConfig(env), database, logger);
   const url = gateway.server.url.replace('0.0.0.0', '127.0.0.1');
   let n = 0;

@@ -240,6 +240,20 @@ describe('queues per (workspace, vendor, profile)', () => {
 });
 
 describe('the dispatcher', () => {
+  it('sends at once what this process queued, for a workspace newer than its last look', async () => {
+    const d = dispatcher({ pollMs: 60_000 }); // no second discovery during this test
+    d.start();
+    await new Promise((r) => setTimeout(r, 100));
+    const ws = await workspace();
+    await enqueue(ws, [change('u-nudged', randomUUID())]);
+    d.nudge(ws);
+    try {
+      await until(allDelivered(ws), undefined, 10_000);
+    } finally {
+      await d.stop();
+    }
+  });
+
   it("sends another workspace's fresh delivery while every batch of a stuck one hangs", async () => {
     const stuck = await stub();
     stuck.fallback = { kind: 'hang' };
