@@ -32,8 +32,8 @@ export function createServices(
 ): Services {
   const { db } = database;
   return {
-    auth: new AuthService(db),
-    profiles: new ProfileQueryService(db, clock),
+    auth: new AuthService(db, config.auth.keyCacheMs),
+    profiles: new ProfileQueryService(db, clock, database.reads),
     track: new TrackService(db, clock),
     aliases: new AliasService(db, config.limits.maxIdsPerProfile, clock),
     identity: new IdentityService(db, config.limits.maxIdsPerProfile, clock, (results, scope) => {

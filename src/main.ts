@@ -4,6 +4,8 @@
  */
 import 'reflect-metadata';
 
+import { pino } from 'pino';
+
 import { ConfigError, loadConfig, type Config } from './config/config.js';
 import { openDatabase } from './db/client.js';
 import { DataDirLockedError } from './db/data-dir-lock.js';
@@ -21,13 +23,18 @@ try {
   process.exit(2);
 }
 
-const logger = createLogger(config.log.level);
+// Log lines are written asynchronously (lines that pile up meanwhile go out together), off the
+// request path; whatever is left is flushed before exit.
+const logDestination = pino.destination({ dest: 1, sync: false });
+const logger = createLogger(config.log.level, logDestination);
+process.on('exit', () => logDestination.flushSync());
 let database;
 try {
   database = await openDatabase({
     url: config.db.url,
     dataDir: config.db.dataDir,
     poolSize: config.db.poolSize,
+    readPoolSize: config.db.readPoolSize,
   });
 } catch (error) {
   if (!(error instanceof DataDirLockedError)) throw error;

@@ -7,6 +7,7 @@ import type { Db } from '../db/client.js';
 import { AppError } from '../lib/app-error.js';
 import { isUuid, uuidv7 } from '../lib/uuid.js';
 import { AuthRepository, type ApiKeyRow, type WorkspaceRow } from './auth-repository.js';
+import { KeyCache } from './key-cache.js';
 import { generateApiKey, hashApiKey, sameHash } from './keys.js';
 import { hasScope, isScope } from './scopes.js';
 import { validateKeyInput, validateWorkspace, type WorkspaceInput } from './workspace-input.js';
@@ -26,9 +27,15 @@ export interface BootstrapResult {
 
 export class AuthService {
   private readonly repo: AuthRepository;
+  private readonly keys: KeyCache<Principal>;
 
-  constructor(private readonly db: Db) {
+  /** `keyCacheMs`: how long a key, once found, is trusted without asking the database again. */
+  constructor(
+    private readonly db: Db,
+    keyCacheMs = 0,
+  ) {
     this.repo = new AuthRepository(db);
+    this.keys = new KeyCache(keyCacheMs);
   }
 
   /** The principal behind an `Authorization` header value; UNAUTHENTICATED otherwise. */
@@ -38,17 +45,21 @@ export class AuthService {
       throw new AppError('UNAUTHENTICATED', 'send an API key as "Authorization: Bearer <key>"');
     }
     const hash = hashApiKey(match[1]);
+    const cached = this.keys.get(hash);
+    if (cached) return cached;
     const key = await this.repo.findActiveKey(hash);
     // Found by hash; the stored hash is still compared in constant time before it is trusted.
     if (!key || !sameHash(key.keyHash, hash)) {
       throw new AppError('UNAUTHENTICATED', 'the API key is unknown or revoked');
     }
-    return {
+    const principal = {
       keyId: key.id,
       workspaceId: key.workspaceId,
       anonIdLabel: key.anonIdLabel,
       scopes: key.scopes,
     };
+    this.keys.set(hash, principal);
+    return principal;
   }
 
   findWorkspace(id: string): Promise<WorkspaceRow | null> {
@@ -137,6 +148,7 @@ export class AuthService {
     if (!isUuid(id)) throw new AppError('BAD_USER_INPUT', 'id: is not an API key id');
     const row = await this.repo.revokeKey(principal.workspaceId, id, new Date());
     if (!row) throw new AppError('NOT_FOUND', `no API key ${id} in this workspace`);
+    this.keys.forgetKey(id);
     return row;
   }
 }

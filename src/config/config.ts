@@ -26,6 +26,7 @@ const envSchema = z.object({
   ),
   DATA_DIR: z.string().trim().min(1).default('./.data'),
   DATABASE_POOL_SIZE: positiveInt(10),
+  DATABASE_READ_POOL_SIZE: positiveInt(2),
   BOOTSTRAP_API_KEY: optionalString.pipe(
     z.string().min(24, 'must be at least 24 characters').optional(),
   ),
@@ -43,6 +44,7 @@ const envSchema = z.object({
   BRAZE_REST_ENDPOINT: optionalString.pipe(urlString.optional()),
   MAX_IDS_PER_PROFILE: positiveInt(500),
   RATE_LIMIT_PER_MINUTE: positiveInt(6000),
+  AUTH_KEY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
   MAX_BODY_BYTES: positiveInt(1024 * 1024),
   MAX_QUERY_DEPTH: positiveInt(15),
   MAX_QUERY_COST: positiveInt(50_000),
@@ -98,8 +100,13 @@ export interface Config {
     readonly url: string | null;
     readonly dataDir: string;
     readonly poolSize: number;
+    readonly readPoolSize: number;
   };
-  readonly auth: { readonly bootstrapApiKey: string | null };
+  readonly auth: {
+    readonly bootstrapApiKey: string | null;
+    /** How long a key once found is trusted without the database (0: ask every time). */
+    readonly keyCacheMs: number;
+  };
   readonly limits: { readonly maxIdsPerProfile: number; readonly rateLimitPerMinute: number };
   /** Vendor settings of the default workspace; null when the vendor is not configured. */
   readonly mixpanel: MixpanelSettings | null;
@@ -173,8 +180,13 @@ export function loadConfig(env: Env): Config {
       playground: e.PLAYGROUND ? e.PLAYGROUND === 'true' : !production,
       production,
     },
-    db: { url: e.DATABASE_URL ?? null, dataDir: e.DATA_DIR, poolSize: e.DATABASE_POOL_SIZE },
-    auth: { bootstrapApiKey: e.BOOTSTRAP_API_KEY ?? null },
+    db: {
+      url: e.DATABASE_URL ?? null,
+      dataDir: e.DATA_DIR,
+      poolSize: e.DATABASE_POOL_SIZE,
+      readPoolSize: e.DATABASE_READ_POOL_SIZE,
+    },
+    auth: { bootstrapApiKey: e.BOOTSTRAP_API_KEY ?? null, keyCacheMs: e.AUTH_KEY_CACHE_MS },
     limits: {
       maxIdsPerProfile: e.MAX_IDS_PER_PROFILE,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,

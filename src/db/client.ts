@@ -14,6 +14,7 @@ import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
 
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
+import { PreparePolicy, preparing } from './prepared-statements.js';
 import * as schema from './schema.js';
 
 export type Schema = typeof schema;
@@ -24,6 +25,13 @@ export type Queryable = Db | Tx;
 
 export interface Database {
   readonly db: Db;
+  /**
+   * For short single-statement reads on the hot path (a profile and its children): a small pool
+   * of its own on PostgreSQL, where concurrent reads share connections and go out pipelined, a
+   * few round trips and system calls for many requests. The embedded database has one session:
+   * there it is `db`.
+   */
+  readonly reads: Db;
   readonly driver: 'pglite' | 'postgres';
   /** Where the data lives, without credentials: a folder or host/database. */
   readonly location: string;
@@ -38,6 +46,8 @@ export interface OpenOptions {
   /** PGlite's folder; null keeps it in memory (tests). */
   readonly dataDir: string | null;
   readonly poolSize?: number;
+  /** Connections of the `reads` pool (PostgreSQL only). */
+  readonly readPoolSize?: number;
   /** PGlite only: start from a dump of an already-migrated database (tests). */
   readonly loadDataDir?: Blob;
   /** Called with every SQL statement drizzle sends (tests count and explain queries with it). */
@@ -48,19 +58,37 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
   const logger: Logger | undefined = options.onQuery
     ? { logQuery: (query, params) => options.onQuery?.(query, params) }
     : undefined;
-  if (options.url) return openPostgres(options.url, options.poolSize ?? 10, logger);
+  if (options.url) {
+    return openPostgres(options.url, options.poolSize ?? 10, options.readPoolSize ?? 2, logger);
+  }
   return openPglite(options.dataDir, options.loadDataDir, logger);
 }
 
-function openPostgres(url: string, poolSize: number, logger: Logger | undefined): Database {
-  const client = postgres(url, { max: poolSize, onnotice: () => {} });
-  const db = drizzlePostgres(client, { schema, logger }) as unknown as Db;
+function openPostgres(
+  url: string,
+  poolSize: number,
+  readPoolSize: number,
+  logger: Logger | undefined,
+): Database {
+  const open = (max: number) => {
+    const client = postgres(url, { max, onnotice: () => {} });
+    const db = drizzlePostgres(preparing(client, new PreparePolicy()), {
+      schema,
+      logger,
+    }) as unknown as Db;
+    return { client, db };
+  };
+  const main = open(poolSize);
+  const reads = open(readPoolSize);
   const parsed = new URL(url);
   return {
-    db,
+    db: main.db,
+    reads: reads.db,
     driver: 'postgres',
     location: `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`,
-    close: () => client.end({ timeout: 5 }),
+    close: async () => {
+      await Promise.all([main.client.end({ timeout: 5 }), reads.client.end({ timeout: 5 })]);
+    },
   };
 }
 
@@ -87,6 +115,7 @@ async function openPglite(
   const db = drizzlePglite(client, { schema, logger }) as unknown as Db;
   return {
     db,
+    reads: db,
     driver: 'pglite',
     location: pgDir ?? 'memory',
     dumpDataDir: async () => await client.dumpDataDir('gzip'),

@@ -9,7 +9,11 @@ import type { AddressInfo } from 'node:net';
 
 import { ApolloServer, HeaderMap } from '@apollo/server';
 import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHttpServer';
-import { ApolloServerPluginLandingPageDisabled } from '@apollo/server/plugin/disabled';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
 import { GraphQLError, Kind } from 'graphql';
 import type { Logger } from 'pino';
 
@@ -55,6 +59,9 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     formatError: createFormatError(logger),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // No @cacheControl hints are used: without this, Apollo instruments every field it resolves.
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
       http.playground ? playgroundPlugin() : ApolloServerPluginLandingPageDisabled(),
       {
         // Metrics by root field (bounded by the schema, unlike client-chosen operation names).

@@ -6,11 +6,11 @@
  */
 import { createHash } from 'node:crypto';
 
-import type { Db, Tx } from '../db/client.js';
+import type { Db } from '../db/client.js';
 import { inTransaction, RaceLostError } from '../db/transaction.js';
 import { conflict } from '../lib/app-error.js';
 import { uuidv7 } from '../lib/uuid.js';
-import { enqueueIdentityChanges } from '../outbox/enqueue.js';
+import { configuredVendors, enqueueIdentityChanges } from '../outbox/enqueue.js';
 import { identifierKey, normalizeEmail, type IdentifierRef } from './engine/identifiers.js';
 import type { ItemResult } from './engine/model.js';
 import { identifiersOf, planIdentify } from './engine/plan-identify.js';
@@ -19,7 +19,8 @@ import {
   type IdentifyUsersRequest,
   type ValidIdentify,
 } from './identify-input.js';
-import { IdentityRepository } from './store/identity-repository.js';
+import { IdentityRepository, type IdentifierSets } from './store/identity-repository.js';
+import { stateWrites } from './store/state-writer.js';
 import { TrackRepository } from './store/track-repository.js';
 import type { WorkspaceScope } from './track-service.js';
 
@@ -67,19 +68,25 @@ export class IdentityService {
       const keys = refs.map(identifierKey);
       if (valid.idempotencyKey !== null && !valid.dryRun)
         keys.push(`i\u0001${valid.idempotencyKey}`);
+      // The reads must come after the locks, in statements of their own (a statement's snapshot
+      // is taken when it starts); they are independent of each other, so they go out together.
       await this.locks.lockIdentifiers(tx, ws, keys, 'exclusive');
-
-      if (valid.idempotencyKey !== null && !valid.dryRun) {
-        const stored = await this.repo.findIdempotent(tx, ws, valid.idempotencyKey);
-        if (stored) {
-          if (stored.requestHash !== requestHash || stored.operation !== 'identifyUsers') {
-            throw conflict('idempotencyKey was used before with a different request');
-          }
-          return stored.result as IdentifyUsersResult;
+      const idempotent = valid.idempotencyKey !== null && !valid.dryRun;
+      const [stored, rows, vendors] = await Promise.all([
+        idempotent ? this.repo.findIdempotent(tx, ws, valid.idempotencyKey) : null,
+        this.repo.lockProfilesHolding(tx, ws, identifierSets(refs)),
+        valid.dryRun ? null : configuredVendors(tx, ws),
+      ]);
+      if (stored) {
+        if (stored.requestHash !== requestHash || stored.operation !== 'identifyUsers') {
+          throw conflict('idempotencyKey was used before with a different request');
         }
+        return stored.result as IdentifyUsersResult;
       }
-
-      const snapshot = await this.loadSnapshot(tx, ws, refs);
+      if (rows.some((r) => r.mergedInto !== null)) {
+        throw new RaceLostError('a profile was merged while this request waited for it');
+      }
+      const snapshot = await this.repo.loadStates(tx, ws, rows);
       const plan = planIdentify(
         { items: valid.items, mergeBehavior: valid.mergeBehavior },
         {
@@ -108,51 +115,49 @@ export class IdentityService {
       };
       if (valid.dryRun) return result;
 
-      await this.repo.writeStates(tx, ws, plan.changed);
-      await this.repo.repointTombstones(
-        tx,
-        ws,
-        plan.merges.map((m) => ({ from: m.absorbedId, to: m.survivorId })),
-      );
-      await this.repo.insertMerges(tx, ws, plan.merges, now);
-      await enqueueIdentityChanges(
-        tx,
-        { workspaceId: ws, anonIdLabel: scope.anonIdLabel, now },
-        changes,
-      );
-      if (valid.idempotencyKey !== null) {
-        await this.repo.saveIdempotent(tx, {
-          workspaceId: ws,
-          key: valid.idempotencyKey,
-          operation: 'identifyUsers',
-          requestHash,
-          result,
-          createdAt: now,
-        });
-      }
+      // Every write at once: one round trip for all of them (see state-writer.ts).
+      await Promise.all([
+        ...stateWrites(ws, snapshot, plan.changed).map((statement) => tx.execute(statement)),
+        this.repo.repointTombstones(
+          tx,
+          ws,
+          plan.merges.map((m) => ({ from: m.absorbedId, to: m.survivorId })),
+        ),
+        this.repo.insertMerges(tx, ws, plan.merges, now),
+        enqueueIdentityChanges(
+          tx,
+          { workspaceId: ws, anonIdLabel: scope.anonIdLabel, now, vendors: vendors! },
+          changes,
+        ),
+        valid.idempotencyKey === null
+          ? null
+          : this.repo.saveIdempotent(tx, {
+              workspaceId: ws,
+              key: valid.idempotencyKey,
+              operation: 'identifyUsers',
+              requestHash,
+              result,
+              createdAt: now,
+            }),
+      ]);
       return result;
     });
   }
+}
 
-  /** The live profiles the request names, locked, loaded whole; a tombstone means we lost a race. */
-  private async loadSnapshot(tx: Tx, ws: string, refs: readonly IdentifierRef[]) {
-    const sets = {
-      externalIds: [] as string[],
-      aliases: [] as { aliasLabel: string; aliasName: string }[],
-      emails: [] as string[],
-    };
-    for (const ref of refs) {
-      if (ref.kind === 'externalId') sets.externalIds.push(ref.externalId);
-      else if (ref.kind === 'alias') {
-        sets.aliases.push({ aliasLabel: ref.aliasLabel, aliasName: ref.aliasName });
-      } else sets.emails.push(normalizeEmail(ref.email));
-    }
-    const ids = await this.repo.profileIdsHolding(tx, ws, sets);
-    if ((await this.repo.lockForMerge(tx, ws, ids)).length > 0) {
-      throw new RaceLostError('a profile was merged while this request waited for it');
-    }
-    return this.repo.loadStates(tx, ws, ids);
+function identifierSets(refs: readonly IdentifierRef[]): IdentifierSets {
+  const sets = {
+    externalIds: [] as string[],
+    aliases: [] as { aliasLabel: string; aliasName: string }[],
+    emails: [] as string[],
+  };
+  for (const ref of refs) {
+    if (ref.kind === 'externalId') sets.externalIds.push(ref.externalId);
+    else if (ref.kind === 'alias') {
+      sets.aliases.push({ aliasLabel: ref.aliasLabel, aliasName: ref.aliasName });
+    } else sets.emails.push(normalizeEmail(ref.email));
   }
+  return sets;
 }
 
 /** Two requests are the same when they name the same items with the same options. */

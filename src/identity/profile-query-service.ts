@@ -22,10 +22,17 @@ import {
   type PushTokenRow,
 } from './store/profile-repository.js';
 import { MergeRepository, type MergeRow } from './store/merge-repository.js';
+import {
+  ProfileLookupRepository,
+  type ChildWants,
+  type ProfileKey,
+  type ProfileWithChildren,
+} from './store/profile-lookup.js';
 import { firstDayOfWindow } from './track-aggregate.js';
 
 export type { AliasRow, ProfileRow } from './store/profile-repository.js';
 export type { MergeRow } from './store/merge-repository.js';
+export type { ChildWants, ProfileWithChildren } from './store/profile-lookup.js';
 import type { WorkspaceScope } from './track-service.js';
 import { textProblem, type UserAliasValue } from './user-ref.js';
 
@@ -63,16 +70,29 @@ export interface ProfileLoaders {
   readonly mergesSurvived: DataLoader<string, MergeRow[]>;
 }
 
+export const NO_CHILDREN: ChildWants = {
+  aliases: false,
+  events: false,
+  dailyCounts: false,
+  purchases: false,
+  pushTokens: false,
+  appSessions: false,
+};
+
 export class ProfileQueryService {
   readonly repo: ProfileRepository;
   private readonly merges: MergeRepository;
+  private readonly lookup: ProfileLookupRepository;
 
+  /** `reads`: where single-profile lookups and the children loaders go (see Database.reads). */
   constructor(
     db: Db,
     private readonly clock: () => Date = () => new Date(),
+    reads: Db = db,
   ) {
-    this.repo = new ProfileRepository(db);
+    this.repo = new ProfileRepository(db, reads);
     this.merges = new MergeRepository(db);
+    this.lookup = new ProfileLookupRepository(reads);
   }
 
   /** Merges newest first; with a profile id, those it survived or was absorbed in. */
@@ -98,6 +118,15 @@ export class ProfileQueryService {
 
   /** The live profile an identifier resolves to; an absorbed profile's id resolves to its survivor. */
   async findProfile(scope: WorkspaceScope, by: ProfileLookupValue): Promise<ProfileRow | null> {
+    return (await this.findProfileWith(scope, by, NO_CHILDREN))?.profile ?? null;
+  }
+
+  /** The same, with the children a query wants read in the same statement. */
+  async findProfileWith(
+    scope: WorkspaceScope,
+    by: ProfileLookupValue,
+    wants: ChildWants,
+  ): Promise<ProfileWithChildren | null> {
     const given = Object.entries(by).filter(([, v]) => v != null);
     if (given.length !== 1) {
       throw badInput([
@@ -116,18 +145,17 @@ export class ProfileQueryService {
       problems.push({ path: 'by.id', message: 'is not a profile id' });
     if (problems.length > 0) throw badInput(problems);
 
-    if (by.id != null) {
-      const row = await this.repo.findById(ws, by.id);
-      return row?.mergedInto ? this.repo.findById(ws, row.mergedInto) : row;
-    }
-    if (by.externalId != null) return this.repo.findByExternalId(ws, by.externalId);
-    if (by.email != null) return this.repo.findByEmail(ws, normalizeEmail(by.email));
-    const [label, name] =
-      by.anonId != null
-        ? [scope.anonIdLabel, by.anonId]
-        : [by.alias!.aliasLabel, by.alias!.aliasName];
-    const profileId = await this.repo.findProfileIdByAlias(ws, label, name);
-    return profileId ? this.repo.findById(ws, profileId) : null;
+    const key: ProfileKey =
+      by.id != null
+        ? { kind: 'id', id: by.id }
+        : by.externalId != null
+          ? { kind: 'externalId', externalId: by.externalId }
+          : by.email != null
+            ? { kind: 'email', email: normalizeEmail(by.email) }
+            : by.anonId != null
+              ? { kind: 'alias', label: scope.anonIdLabel, name: by.anonId }
+              : { kind: 'alias', label: by.alias!.aliasLabel, name: by.alias!.aliasName };
+    return this.lookup.find(ws, key, wants, firstDayOfWindow(this.clock()));
   }
 
   /** Text filters go to SQL: they must be storable text. */
@@ -182,6 +210,18 @@ export class ProfileQueryService {
       (a) => [a.aliasLabel, a.aliasName],
       () => this.repo.countAliases(scope.workspaceId, filter),
     );
+  }
+
+  /** Hands children read with their profile to the request's loaders, which then ask nothing. */
+  primeLoaders(loaders: ProfileLoaders, found: ProfileWithChildren): void {
+    const id = found.profile.id;
+    loaders.profile.prime(id, found.profile);
+    if (found.aliases) loaders.aliases.prime(id, found.aliases);
+    if (found.events) loaders.events.prime(id, found.events);
+    if (found.dailyCounts) loaders.dailyCounts.prime(id, found.dailyCounts);
+    if (found.purchases !== undefined) loaders.purchases.prime(id, found.purchases);
+    if (found.pushTokens) loaders.pushTokens.prime(id, found.pushTokens);
+    if (found.appSessions) loaders.appSessions.prime(id, found.appSessions);
   }
 
   /** Loaders for one request: each batches the lookups made while resolving one GraphQL result. */

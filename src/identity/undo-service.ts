@@ -13,6 +13,7 @@ import { recordUnsupportedChange } from '../outbox/enqueue.js';
 import { identifierKey } from './engine/identifiers.js';
 import type { ProfileState } from './engine/model.js';
 import { planUndo } from './engine/plan-undo.js';
+import { runTogether, stateWrites } from './store/state-writer.js';
 import { IdentityRepository } from './store/identity-repository.js';
 import { merges } from './store/journal.sql.js';
 import type { MergeRow } from './store/merge-repository.js';
@@ -45,8 +46,8 @@ export class UndoService {
         [identifierKey({ kind: 'externalId', externalId: merge.externalId })],
         'exclusive',
       );
-      await this.repo.lockForMerge(tx, ws, [merge.survivorId, merge.absorbedId]);
-      const states = await this.repo.loadStates(tx, ws, [merge.survivorId, merge.absorbedId]);
+      const rows = await this.repo.lockProfiles(tx, ws, [merge.survivorId, merge.absorbedId]);
+      const states = await this.repo.loadStates(tx, ws, rows);
       const survivor = states.find((s) => s.id === merge.survivorId);
       const absorbed = states.find((s) => s.id === merge.absorbedId);
       if (!survivor || survivor.mergedInto !== null || absorbed?.mergedInto !== merge.survivorId) {
@@ -74,7 +75,7 @@ export class UndoService {
           },
         );
       }
-      await this.repo.writeStates(tx, ws, [plan.survivor, plan.absorbed]);
+      await runTogether(tx, stateWrites(ws, states, [plan.survivor, plan.absorbed]));
       const [undone] = await tx
         .update(merges)
         .set({ undoneAt: now })

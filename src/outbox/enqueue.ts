@@ -15,6 +15,20 @@ export interface EnqueueContext {
   readonly workspaceId: string;
   readonly anonIdLabel: string;
   readonly now: Date;
+  /** The vendors configured for the workspace, when the caller read them already. */
+  readonly vendors?: ReadonlySet<VendorName>;
+}
+
+/** The vendors configured for a workspace, read in the caller's transaction. */
+export async function configuredVendors(tx: Tx, workspaceId: string): Promise<Set<VendorName>> {
+  const [workspace] = await tx
+    .select({ mixpanel: workspaces.mixpanel, braze: workspaces.braze })
+    .from(workspaces)
+    .where(eq(workspaces.id, workspaceId));
+  const configured = new Set<VendorName>();
+  if (workspace?.mixpanel) configured.add('MIXPANEL');
+  if (workspace?.braze) configured.add('BRAZE');
+  return configured;
 }
 
 /** A change with the id its deliveries are filed under. */
@@ -55,13 +69,7 @@ export async function enqueueIdentityChanges(
   changes: readonly IdentifiedChange[],
 ): Promise<number> {
   if (changes.length === 0) return 0;
-  const [workspace] = await tx
-    .select({ mixpanel: workspaces.mixpanel, braze: workspaces.braze })
-    .from(workspaces)
-    .where(eq(workspaces.id, ctx.workspaceId));
-  const configured = new Set<VendorName>();
-  if (workspace?.mixpanel) configured.add('MIXPANEL');
-  if (workspace?.braze) configured.add('BRAZE');
+  const configured = ctx.vendors ?? (await configuredVendors(tx, ctx.workspaceId));
   const rows = changes.flatMap((change) => {
     const message = toMessage(change, ctx);
     return vendorsFor(message, configured).map((vendor) => ({
@@ -141,13 +149,8 @@ export async function recordUnsupportedChange(
     readonly reasons: Readonly<Record<VendorName, string>>;
   },
 ): Promise<void> {
-  const [workspace] = await tx
-    .select({ mixpanel: workspaces.mixpanel, braze: workspaces.braze })
-    .from(workspaces)
-    .where(eq(workspaces.id, ctx.workspaceId));
-  const vendors: VendorName[] = [];
-  if (workspace?.braze) vendors.push('BRAZE');
-  if (workspace?.mixpanel) vendors.push('MIXPANEL');
+  const configured = await configuredVendors(tx, ctx.workspaceId);
+  const vendors = (['BRAZE', 'MIXPANEL'] as const).filter((v) => configured.has(v));
   if (vendors.length === 0) return;
   await tx.insert(outboxMessages).values(
     vendors.map((vendor) => ({

@@ -11,7 +11,15 @@ describe('loadConfig', () => {
       playground: true,
       introspection: true,
     });
-    expect(config.db).toEqual({ url: null, dataDir: './.data', poolSize: 10 });
+    expect(config.db).toEqual({ url: null, dataDir: './.data', poolSize: 10, readPoolSize: 2 });
+    expect(config.auth).toEqual({ bootstrapApiKey: null, keyCacheMs: 2000 });
+    expect(config.outbox).toMatchObject({
+      batchSize: 500,
+      workers: 4,
+      requestsInFlight: 4,
+      retentionMs: 7 * 86_400_000,
+      deadRetentionMs: 30 * 86_400_000,
+    });
     expect(config.limits).toEqual({ maxIdsPerProfile: 500, rateLimitPerMinute: 6000 });
     expect(config.mixpanel).toBeNull();
     expect(config.braze).toBeNull();

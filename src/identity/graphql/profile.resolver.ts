@@ -1,11 +1,23 @@
 /** Queries of the identity graph and the fields of a profile that come from other tables. */
 import 'reflect-metadata';
-import { Arg, Authorized, Ctx, FieldResolver, Int, Query, Resolver, Root } from 'type-graphql';
+import type { GraphQLResolveInfo } from 'graphql';
+import {
+  Arg,
+  Authorized,
+  Ctx,
+  FieldResolver,
+  Info,
+  Int,
+  Query,
+  Resolver,
+  Root,
+} from 'type-graphql';
 
 import type { GatewayContext } from '../../http/context.js';
 import type { AliasRow, ProfileRow } from '../profile-query-service.js';
 import { connectionType } from './connection.type.js';
 import { ProfileLookup } from './lookup.input.js';
+import { profileChildWants, selectedFields } from './selection.js';
 import {
   AppSummary,
   EventSummary,
@@ -26,11 +38,17 @@ export const UserAliasConnectionResolver = userAliasConnection.ConnectionResolve
 export class ProfileQueryResolver {
   @Authorized('profiles:read')
   @Query(() => Profile, { nullable: true, description: 'One profile, found by exactly one key.' })
-  profile(
+  async profile(
     @Arg('by', () => ProfileLookup) by: ProfileLookup,
     @Ctx() ctx: GatewayContext,
+    @Info() info: GraphQLResolveInfo,
   ): Promise<ProfileRow | null> {
-    return ctx.services.profiles.findProfile(ctx.scope, by);
+    // The profile and the children its selection will ask for, in one statement.
+    const profiles = ctx.services.profiles;
+    const found = await profiles.findProfileWith(ctx.scope, by, profileChildWants(info));
+    if (!found) return null;
+    profiles.primeLoaders(ctx.loaders, found);
+    return found.profile;
   }
 
   @Authorized('profiles:read')
@@ -81,10 +99,15 @@ export class ProfileFieldResolver {
   }
 
   @FieldResolver(() => [EventSummary])
-  async events(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<EventSummary[]> {
+  async events(
+    @Root() profile: ProfileRow,
+    @Ctx() ctx: GatewayContext,
+    @Info() info: GraphQLResolveInfo,
+  ): Promise<EventSummary[]> {
+    const withDays = selectedFields(info).has('dailyCounts');
     const [events, days] = await Promise.all([
       ctx.loaders.events.load(profile.id),
-      ctx.loaders.dailyCounts.load(profile.id),
+      withDays ? ctx.loaders.dailyCounts.load(profile.id) : [],
     ]);
     return events.map((e) => ({
       name: e.name,

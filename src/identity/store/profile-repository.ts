@@ -48,19 +48,23 @@ export class ProfileRepository {
   private readonly pushTokensOf;
   private readonly appSessionsOf;
 
-  constructor(private readonly db: Db) {
+  /** Lookups and loaders are prepared on `reads`; pages and counts run on `db`. */
+  constructor(
+    private readonly db: Db,
+    reads: Db = db,
+  ) {
     const ids = sql.placeholder('ids');
-    this.byId = db
+    this.byId = reads
       .select()
       .from(profiles)
       .where(and(eq(profiles.workspaceId, ws), eq(profiles.id, sql.placeholder('id'))))
       .prepare('profile_by_id');
-    this.byExternalId = db
+    this.byExternalId = reads
       .select()
       .from(profiles)
       .where(and(eq(profiles.workspaceId, ws), eq(profiles.externalId, sql.placeholder('x'))))
       .prepare('profile_by_external_id');
-    this.byAlias = db
+    this.byAlias = reads
       .select({ profileId: aliases.profileId })
       .from(aliases)
       .where(
@@ -72,7 +76,7 @@ export class ProfileRepository {
       )
       .prepare('profile_id_by_alias');
     // Several live profiles may share an email: prefer identified ones, then the freshest.
-    this.byEmail = db
+    this.byEmail = reads
       .select()
       .from(profiles)
       .where(
@@ -85,18 +89,18 @@ export class ProfileRepository {
       .orderBy(sql`${profiles.externalId} is null`, desc(profiles.updatedAt), desc(profiles.id))
       .limit(1)
       .prepare('profile_by_email');
-    this.byIds = db
+    this.byIds = reads
       .select()
       .from(profiles)
       .where(and(eq(profiles.workspaceId, ws), sql`${profiles.id} = any(${ids}::uuid[])`))
       .prepare('profiles_by_ids');
-    this.aliasesOf = db
+    this.aliasesOf = reads
       .select()
       .from(aliases)
       .where(and(eq(aliases.workspaceId, ws), sql`${aliases.profileId} = any(${ids}::uuid[])`))
       .orderBy(asc(aliases.aliasLabel), asc(aliases.aliasName))
       .prepare('aliases_of_profiles');
-    this.eventsOf = db
+    this.eventsOf = reads
       .select()
       .from(eventSummaries)
       .where(
@@ -107,7 +111,7 @@ export class ProfileRepository {
       )
       .orderBy(asc(eventSummaries.name))
       .prepare('events_of_profiles');
-    this.dailyCountsOf = db
+    this.dailyCountsOf = reads
       .select()
       .from(eventDailyCounts)
       .where(
@@ -119,7 +123,7 @@ export class ProfileRepository {
       )
       .orderBy(asc(eventDailyCounts.day))
       .prepare('daily_counts_of_profiles');
-    this.purchasesOf = db
+    this.purchasesOf = reads
       .select()
       .from(purchaseSummaries)
       .where(
@@ -129,7 +133,7 @@ export class ProfileRepository {
         ),
       )
       .prepare('purchases_of_profiles');
-    this.pushTokensOf = db
+    this.pushTokensOf = reads
       .select()
       .from(pushTokens)
       .where(
@@ -137,7 +141,7 @@ export class ProfileRepository {
       )
       .orderBy(asc(pushTokens.appId), asc(pushTokens.token))
       .prepare('push_tokens_of_profiles');
-    this.appSessionsOf = db
+    this.appSessionsOf = reads
       .select()
       .from(appSessions)
       .where(

@@ -1,0 +1,252 @@
+/**
+ * Writes a plan's changed profiles back as the difference from what was loaded: per table, the
+ * rows that appeared or changed are upserted and the rows that went away are deleted; nothing
+ * else is touched. So a merge costs what it changes, not what the profiles have accumulated, and
+ * every statement is one per table for the whole request.
+ *
+ * The statements are independent of each other's results, so they are sent together: inside a
+ * transaction postgres.js pipelines them on its connection and the server runs them in order, a
+ * single round trip for all of them. Updates and deletes take their rows as typed arrays, so
+ * casts apply to parameters, never to column values (see DESIGN, "Distributed tables").
+ */
+import { sql, type SQL } from 'drizzle-orm';
+
+import type { Tx } from '../../db/client.js';
+import { pgArray } from '../../lib/pg-array.js';
+import type { ProfileState } from '../engine/model.js';
+import { STANDARD_ATTRIBUTES } from './track-repository.js';
+
+type Value = string | number | null;
+
+/** One table's difference: keyed rows before and after. */
+interface TableDiff {
+  readonly upserts: Value[][];
+  readonly deletes: Value[][];
+}
+
+function diff(
+  before: ReadonlyMap<string, Value[]>,
+  after: ReadonlyMap<string, Value[]>,
+  keyColumns: number,
+): TableDiff {
+  const upserts: Value[][] = [];
+  const deletes: Value[][] = [];
+  for (const [key, row] of after) {
+    const old = before.get(key);
+    if (!old || old.some((v, i) => v !== row[i])) upserts.push(row);
+  }
+  for (const [key, row] of before) if (!after.has(key)) deletes.push(row.slice(0, keyColumns));
+  return { upserts, deletes };
+}
+
+const iso = (d: Date | null) => (d === null ? null : d.toISOString());
+
+/** Each child table as keyed rows: key columns first, in the order of the table's spec below. */
+const TABLES = {
+  aliases: (s: ProfileState) => s.aliases.map((a) => [a.aliasLabel, a.aliasName, s.id] as Value[]),
+  push_tokens: (s: ProfileState) =>
+    s.pushTokens.map((t) => [t.appId, t.token, s.id, t.platform] as Value[]),
+  event_summaries: (s: ProfileState) =>
+    s.events.map((e) => [s.id, e.name, e.count, iso(e.firstAt), iso(e.lastAt)] as Value[]),
+  event_daily_counts: (s: ProfileState) =>
+    s.events.flatMap((e) =>
+      Object.entries(e.daily).map(([day, count]) => [s.id, e.name, day, count] as Value[]),
+    ),
+  purchase_summaries: (s: ProfileState) =>
+    s.purchases
+      ? [
+          [
+            s.id,
+            s.purchases.count,
+            s.purchases.totalCents,
+            iso(s.purchases.firstAt),
+            iso(s.purchases.lastAt),
+          ] as Value[],
+        ]
+      : [],
+  app_sessions: (s: ProfileState) =>
+    s.apps.map(
+      (a) =>
+        [
+          s.id,
+          a.appId,
+          a.sessionCount,
+          iso(a.firstSessionAt),
+          iso(a.lastSessionAt),
+          a.totalSeconds,
+        ] as Value[],
+    ),
+} as const;
+
+/** Columns (name and type) of each table, key columns first, and how many are the key. */
+const SPECS: Record<keyof typeof TABLES, { columns: [string, string][]; key: number }> = {
+  aliases: {
+    columns: [
+      ['alias_label', 'text'],
+      ['alias_name', 'text'],
+      ['profile_id', 'uuid'],
+    ],
+    key: 2,
+  },
+  push_tokens: {
+    columns: [
+      ['app_id', 'text'],
+      ['token', 'text'],
+      ['profile_id', 'uuid'],
+      ['platform', 'text'],
+    ],
+    key: 2,
+  },
+  event_summaries: {
+    columns: [
+      ['profile_id', 'uuid'],
+      ['name', 'text'],
+      ['count', 'int'],
+      ['first_at', 'timestamptz'],
+      ['last_at', 'timestamptz'],
+    ],
+    key: 2,
+  },
+  event_daily_counts: {
+    columns: [
+      ['profile_id', 'uuid'],
+      ['name', 'text'],
+      ['day', 'date'],
+      ['count', 'int'],
+    ],
+    key: 3,
+  },
+  purchase_summaries: {
+    columns: [
+      ['profile_id', 'uuid'],
+      ['count', 'int'],
+      ['total_cents', 'bigint'],
+      ['first_at', 'timestamptz'],
+      ['last_at', 'timestamptz'],
+    ],
+    key: 1,
+  },
+  app_sessions: {
+    columns: [
+      ['profile_id', 'uuid'],
+      ['app_id', 'text'],
+      ['session_count', 'int'],
+      ['first_session_at', 'timestamptz'],
+      ['last_session_at', 'timestamptz'],
+      ['total_seconds', 'bigint'],
+    ],
+    key: 2,
+  },
+};
+
+/** The statements that turn `before` into `after` (profiles not in `after` are left alone). */
+export function stateWrites(
+  ws: string,
+  before: readonly ProfileState[],
+  after: readonly ProfileState[],
+): SQL[] {
+  if (after.length === 0) return [];
+  const changedIds = new Set(after.map((s) => s.id));
+  const loaded = before.filter((s) => changedIds.has(s.id));
+  const statements: SQL[] = [profileUpdate(ws, after)];
+  for (const table of Object.keys(TABLES) as (keyof typeof TABLES)[]) {
+    const spec = SPECS[table];
+    const keyed = (states: readonly ProfileState[]) =>
+      new Map(
+        states.flatMap((s) => TABLES[table](s)).map((row) => [keyOf(row, spec.key), row] as const),
+      );
+    const { upserts, deletes } = diff(keyed(loaded), keyed(after), spec.key);
+    if (deletes.length > 0) statements.push(deleteRows(ws, table, spec, deletes));
+    if (upserts.length > 0) statements.push(upsertRows(ws, table, spec, upserts));
+  }
+  return statements;
+}
+
+function keyOf(row: readonly Value[], key: number): string {
+  return row.slice(0, key).join('\u0001');
+}
+
+/** `unnest($1::t1[], $2::t2[], ...) as v(c1, c2, ...)` over the given rows' columns. */
+function unnestRows(columns: readonly [string, string][], rows: readonly Value[][]): SQL {
+  const arrays = columns.map(
+    ([, type], i) => sql`${pgArray(rows.map((r) => r[i]))}::${sql.raw(type)}[]`,
+  );
+  const names = columns.map(([name]) => name).join(', ');
+  return sql`unnest(${sql.join(arrays, sql`, `)}) as v(${sql.raw(names)})`;
+}
+
+function deleteRows(
+  ws: string,
+  table: string,
+  spec: { columns: [string, string][]; key: number },
+  keys: Value[][],
+): SQL {
+  const keyColumns = spec.columns.slice(0, spec.key);
+  const names = keyColumns.map(([name]) => name).join(', ');
+  return sql`delete from ${sql.identifier(table)} where workspace_id = ${ws}
+    and (${sql.raw(names)}) in (select ${sql.raw(names)} from ${unnestRows(keyColumns, keys)})`;
+}
+
+/** VALUES rather than a SELECT: an insert whose rows name one workspace stays on one shard. */
+function upsertRows(
+  ws: string,
+  table: string,
+  spec: { columns: [string, string][]; key: number },
+  rows: Value[][],
+): SQL {
+  const names = spec.columns.map(([name]) => name);
+  const keys = ['workspace_id', ...names.slice(0, spec.key)].join(', ');
+  const updates = names
+    .slice(spec.key)
+    .map((n) => `${n} = excluded.${n}`)
+    .join(', ');
+  const tuples = rows.map(
+    (row) =>
+      sql`(${ws}::uuid, ${sql.join(
+        row.map((v, i) => sql`${v}::${sql.raw(spec.columns[i][1])}`),
+        sql`, `,
+      )})`,
+  );
+  return sql`insert into ${sql.identifier(table)} (workspace_id, ${sql.raw(names.join(', '))})
+    values ${sql.join(tuples, sql`, `)}
+    on conflict (${sql.raw(keys)}) do update set ${sql.raw(updates)}`;
+}
+
+const PROFILE_COLUMNS: [string, string][] = [
+  ['id', 'uuid'],
+  ['external_id', 'text'],
+  ...Object.values(STANDARD_ATTRIBUTES).map((c) => [c, 'text'] as [string, string]),
+  ['custom_attributes', 'jsonb'],
+  ['session_count', 'int'],
+  ['first_session_at', 'timestamptz'],
+  ['last_session_at', 'timestamptz'],
+  ['merged_into', 'uuid'],
+  ['updated_at', 'timestamptz'],
+];
+
+function profileUpdate(ws: string, states: readonly ProfileState[]): SQL {
+  const rows = states.map((s) => [
+    s.id,
+    s.externalId,
+    ...Object.keys(STANDARD_ATTRIBUTES).map(
+      (k) => s.attributes[k as keyof typeof STANDARD_ATTRIBUTES] ?? null,
+    ),
+    JSON.stringify(s.customAttributes),
+    s.sessionCount,
+    iso(s.firstSessionAt),
+    iso(s.lastSessionAt),
+    s.mergedInto,
+    iso(s.updatedAt),
+  ]);
+  const sets = PROFILE_COLUMNS.slice(1)
+    .map(([name]) => `${name} = v.${name}`)
+    .join(', ');
+  return sql`update profiles p set ${sql.raw(sets)}
+    from ${unnestRows(PROFILE_COLUMNS, rows)}
+    where p.workspace_id = ${ws} and p.id = v.id`;
+}
+
+/** Sends statements together (pipelined inside a transaction) and waits for all of them. */
+export async function runTogether(tx: Tx, statements: readonly SQL[]): Promise<void> {
+  await Promise.all(statements.map((s) => tx.execute(s)));
+}
