@@ -49,13 +49,17 @@ export class TrackService {
       const profileOf = (l: Located<unknown>) => profileByKey.get(identifierKey(l.user))!;
       const writes = aggregateTrack(valid, profileOf, now);
       const ws = scope.workspaceId;
-      await this.repo.applyAttributes(tx, ws, writes.attributes);
-      await this.repo.addEvents(tx, ws, writes.events);
-      await this.repo.addDailyCounts(tx, ws, writes.dailyCounts);
-      await this.repo.addPurchases(tx, ws, writes.purchases);
-      await this.repo.addSessions(tx, ws, writes.sessions);
-      await this.repo.upsertPushTokens(tx, ws, writes.pushTokens, now);
-      await this.repo.touchProfiles(tx, ws, [...new Set(profileByKey.values())], now);
+      // Independent of one another (each table once; the two profile updates set different
+      // columns): sent together, one round trip.
+      await Promise.all([
+        this.repo.applyAttributes(tx, ws, writes.attributes),
+        this.repo.addEvents(tx, ws, writes.events),
+        this.repo.addDailyCounts(tx, ws, writes.dailyCounts),
+        this.repo.addPurchases(tx, ws, writes.purchases),
+        this.repo.addSessions(tx, ws, writes.sessions),
+        this.repo.upsertPushTokens(tx, ws, writes.pushTokens, now),
+        this.repo.touchProfiles(tx, ws, [...new Set(profileByKey.values())], now),
+      ]);
     });
 
     return {
@@ -90,10 +94,14 @@ export async function resolveOrCreate(
     else if (ref.kind === 'alias') pairs.push(ref);
   }
   const found = new Map<string, string>();
-  for (const p of await repo.profilesByExternalIds(tx, workspaceId, externalIds)) {
+  const [byExternalId, byAlias] = await Promise.all([
+    repo.profilesByExternalIds(tx, workspaceId, externalIds),
+    repo.aliasOwners(tx, workspaceId, pairs),
+  ]);
+  for (const p of byExternalId) {
     found.set(identifierKey({ kind: 'externalId', externalId: p.externalId }), p.id);
   }
-  for (const a of await repo.aliasOwners(tx, workspaceId, pairs)) {
+  for (const a of byAlias) {
     found.set(identifierKey({ kind: 'alias', ...a }), a.profileId);
   }
   // A profile merged away after we resolved it: start over and resolve again.
@@ -130,7 +138,6 @@ export async function resolveOrCreate(
     }
   }
   // Two requests creating the same user race here; the loser's unique violation re-runs it.
-  await repo.insertProfiles(tx, newProfiles);
-  await repo.insertAliases(tx, newAliases);
+  await Promise.all([repo.insertProfiles(tx, newProfiles), repo.insertAliases(tx, newAliases)]);
   return found;
 }
