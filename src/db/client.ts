@@ -6,9 +6,8 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import type { Logger } from 'drizzle-orm';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
@@ -105,9 +104,14 @@ async function openPglite(
     lock = acquireDataDirLock(dir);
     pgDir = path.join(dir, 'pgdata');
   }
+  // Loaded only when used: a gateway on a PostgreSQL server never pays for the embedded one.
+  const [{ PGlite: Embedded }, { drizzle: drizzlePglite }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('drizzle-orm/pglite'),
+  ]);
   let client: PGlite;
   try {
-    client = await PGlite.create({ dataDir: pgDir, loadDataDir });
+    client = await Embedded.create({ dataDir: pgDir, loadDataDir });
   } catch (error) {
     lock?.release();
     throw error;

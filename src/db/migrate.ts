@@ -7,7 +7,6 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 
 import { type drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import { sql } from 'drizzle-orm';
@@ -25,6 +24,7 @@ const MIGRATION_LOCK_KEY = 7_364_021_911;
 export async function runMigrations(database: Database, url: string | null): Promise<void> {
   if (database.driver === 'pglite') {
     // PGlite is reachable from this process only (the data folder is locked), so no race.
+    const { migrate: migratePglite } = await import('drizzle-orm/pglite/migrator');
     await migratePglite(database.db as unknown as ReturnType<typeof drizzlePglite>, {
       migrationsFolder,
     });
