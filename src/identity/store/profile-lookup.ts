@@ -126,36 +126,42 @@ export class ProfileLookupRepository {
   }
 }
 
+/**
+ * The child's key, qualified by hand: drizzle writes the columns of a single-table select
+ * unqualified, and inside the subquery those would name the child's own columns.
+ */
+const outer = sql.raw('"profiles"."workspace_id" and c.profile_id = "profiles"."id"');
+
 function buildLookup(db: Db, name: string, match: SQL, order: SQL[]) {
   const flag = (n: string) => sql`${sql.placeholder(n)}::boolean`;
   const children = {
     aliasesJson: sql<unknown>`case when ${flag('wa')} then (select coalesce(json_agg(
       json_build_object('aliasLabel', c.alias_label, 'aliasName', c.alias_name,
         'createdAt', c.created_at) order by c.alias_label, c.alias_name), '[]'::json)
-      from aliases c where c.workspace_id = ${p.workspaceId} and c.profile_id = ${p.id}) end`,
+      from aliases c where c.workspace_id = ${outer}) end`,
     eventsJson: sql<unknown>`case when ${flag('we')} then (select coalesce(json_agg(
       json_build_object('name', c.name, 'count', c.count, 'firstAt', c.first_at,
         'lastAt', c.last_at) order by c.name), '[]'::json)
-      from event_summaries c where c.workspace_id = ${p.workspaceId} and c.profile_id = ${p.id}) end`,
+      from event_summaries c where c.workspace_id = ${outer}) end`,
     daysJson: sql<unknown>`case when ${flag('wd')} then (select coalesce(json_agg(
       json_build_object('name', c.name, 'day', c.day, 'count', c.count) order by c.day),
       '[]'::json)
-      from event_daily_counts c where c.workspace_id = ${p.workspaceId} and c.profile_id = ${p.id}
+      from event_daily_counts c where c.workspace_id = ${outer}
         and c.day >= ${sql.placeholder('since')}::date) end`,
     purchasesJson: sql<unknown>`case when ${flag('wp')} then (select coalesce(json_agg(
       json_build_object('count', c.count, 'totalCents', c.total_cents, 'firstAt', c.first_at,
         'lastAt', c.last_at)), '[]'::json)
-      from purchase_summaries c where c.workspace_id = ${p.workspaceId} and c.profile_id = ${p.id}) end`,
+      from purchase_summaries c where c.workspace_id = ${outer}) end`,
     tokensJson: sql<unknown>`case when ${flag('wt')} then (select coalesce(json_agg(
       json_build_object('appId', c.app_id, 'token', c.token, 'platform', c.platform,
         'createdAt', c.created_at, 'updatedAt', c.updated_at) order by c.app_id, c.token),
       '[]'::json)
-      from push_tokens c where c.workspace_id = ${p.workspaceId} and c.profile_id = ${p.id}) end`,
+      from push_tokens c where c.workspace_id = ${outer}) end`,
     appsJson: sql<unknown>`case when ${flag('ws2')} then (select coalesce(json_agg(
       json_build_object('appId', c.app_id, 'sessionCount', c.session_count,
         'firstSessionAt', c.first_session_at, 'lastSessionAt', c.last_session_at,
         'totalSeconds', c.total_seconds) order by c.app_id), '[]'::json)
-      from app_sessions c where c.workspace_id = ${p.workspaceId} and c.profile_id = ${p.id}) end`,
+      from app_sessions c where c.workspace_id = ${outer}) end`,
   };
   return db
     .select({ ...getTableColumns(profiles), ...children })
