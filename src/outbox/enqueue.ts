@@ -7,6 +7,8 @@ import { eq, sql } from 'drizzle-orm';
 
 import { workspaces } from '../auth/auth.sql.js';
 import type { Tx } from '../db/client.js';
+import { rowsOf } from '../db/rows.js';
+import { pgArray } from '../lib/pg-array.js';
 import type { IdentityChange } from '../identity/engine/model.js';
 import type { IdentityMessage, VendorName } from './message.js';
 import { outboxMessages } from './outbox.sql.js';
@@ -113,21 +115,35 @@ export async function insertQueued(tx: Tx, rows: readonly NewDelivery[]): Promis
   const candidates = [...firstOfQueue.values()].sort(
     (a, b) => compare(a.vendor, b.vendor) || compare(a.profileId, b.profileId),
   );
-  const heads = await tx
-    .insert(outboxMessages)
-    .values(candidates.map((row) => ({ ...row, parked: false })))
-    .onConflictDoUpdate({
-      target: [outboxMessages.workspaceId, outboxMessages.vendor, outboxMessages.profileId],
-      targetWhere: sql`"status" in ('PENDING', 'RETRYING') and not "parked"`,
-      set: { parked: sql`excluded."parked"` },
-      setWhere: sql`false`,
-    })
-    .returning({ dedupeKey: outboxMessages.dedupeKey });
-  const inserted = new Set(heads.map((h) => h.dedupeKey));
+  const heads = rowsOf<{ dedupe_key: string }>(
+    await tx.execute(sql`${insertRows(candidates, false)}
+      on conflict (workspace_id, vendor, profile_id)
+        where status in ('PENDING', 'RETRYING') and not parked
+        do update set parked = excluded.parked where false
+      returning dedupe_key`),
+  );
+  const inserted = new Set(heads.map((h) => h.dedupe_key));
   const parked = rows.filter((row) => !inserted.has(row.dedupeKey));
-  if (parked.length > 0) {
-    await tx.insert(outboxMessages).values(parked.map((row) => ({ ...row, parked: true })));
+  if (parked.length > 0) await tx.execute(insertRows(parked, true));
+}
+
+/** One statement for any number of rows of one workspace: typed arrays, unnested. */
+function insertRows(rows: readonly NewDelivery[], parked: boolean) {
+  const [first] = rows;
+  if (rows.some((r) => r.workspaceId !== first.workspaceId)) {
+    throw new Error('deliveries are queued one workspace at a time');
   }
+  const column = (type: string, f: (r: NewDelivery) => string) =>
+    sql`${pgArray(rows.map(f))}::${sql.raw(type)}[]`;
+  const at = (first.createdAt ?? new Date()).toISOString();
+  return sql`insert into outbox_messages (workspace_id, vendor, type, change_id, profile_id,
+      payload, dedupe_key, parked, next_attempt_at, created_at, updated_at)
+    select ${first.workspaceId}::uuid, v.vendor, v.type, v.change_id, v.profile_id, v.payload,
+      v.dedupe_key, ${parked}, ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
+    from unnest(${column('text', (r) => r.vendor)}, ${column('text', (r) => r.type)},
+      ${column('uuid', (r) => r.changeId)}, ${column('uuid', (r) => r.profileId)},
+      ${column('jsonb', (r) => JSON.stringify(r.payload))}, ${column('text', (r) => r.dedupeKey)})
+      as v(vendor, type, change_id, profile_id, payload, dedupe_key)`;
 }
 
 function compare(a: string, b: string): number {

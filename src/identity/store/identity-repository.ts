@@ -15,10 +15,12 @@ import {
   purchaseSummaries,
   pushTokens,
 } from './activity.sql.js';
-import { idempotencyKeys, merges } from './journal.sql.js';
+import { idempotencyKeys } from './journal.sql.js';
 import { aliases, profiles } from './profile.sql.js';
 import type { ProfileRow } from './profile-repository.js';
+import { pgArray } from '../../lib/pg-array.js';
 import { textArray, uuidArray } from './sql-helpers.js';
+import type { Value } from './state-writer.js';
 
 export interface IdentifierSets {
   readonly externalIds: readonly string[];
@@ -160,21 +162,23 @@ export class IdentityRepository {
 
   insertMerges(tx: Tx, ws: string, records: readonly MergeRecord[], now: Date) {
     if (records.length === 0) return null;
-    return tx.insert(merges).values(
-      records.map((m) => ({
-        workspaceId: ws,
-        id: m.id,
-        behavior: m.behavior,
-        survivorId: m.survivorId,
-        absorbedId: m.absorbedId,
-        externalId: m.externalId,
-        identifier: { ...m.identifier },
-        changedFields: [...m.changedFields],
-        survivorBefore: toJson(m.survivorBefore),
-        absorbedBefore: toJson(m.absorbedBefore),
-        createdAt: now,
-      })),
-    );
+    const column = (type: string, f: (m: MergeRecord) => Value) =>
+      sql`${pgArray(records.map(f))}::${sql.raw(type)}[]`;
+    // Changed fields travel as JSON (an array of arrays does not unnest into rows of arrays).
+    return tx.execute(sql`
+      insert into merges (workspace_id, id, behavior, survivor_id, absorbed_id, external_id,
+        identifier, changed_fields, survivor_before, absorbed_before, created_at)
+      select ${ws}::uuid, v.id, v.behavior, v.survivor_id, v.absorbed_id, v.external_id,
+        v.identifier, array(select jsonb_array_elements_text(v.changed)), v.survivor_before,
+        v.absorbed_before, ${now.toISOString()}::timestamptz
+      from unnest(${column('uuid', (m) => m.id)}, ${column('text', (m) => m.behavior)},
+        ${column('uuid', (m) => m.survivorId)}, ${column('uuid', (m) => m.absorbedId)},
+        ${column('text', (m) => m.externalId)}, ${column('jsonb', (m) => JSON.stringify(m.identifier))},
+        ${column('jsonb', (m) => JSON.stringify(m.changedFields))},
+        ${column('jsonb', (m) => JSON.stringify(m.survivorBefore))},
+        ${column('jsonb', (m) => JSON.stringify(m.absorbedBefore))})
+        as v(id, behavior, survivor_id, absorbed_id, external_id, identifier, changed,
+          survivor_before, absorbed_before)`);
   }
 
   async findIdempotent(tx: Tx, ws: string, key: string) {
@@ -198,8 +202,4 @@ export class IdentityRepository {
   ) {
     return tx.insert(idempotencyKeys).values(row);
   }
-}
-
-function toJson(state: ProfileState): Record<string, unknown> {
-  return JSON.parse(JSON.stringify(state)) as Record<string, unknown>;
 }

@@ -6,8 +6,9 @@
  *
  * The statements are independent of each other's results, so they are sent together: inside a
  * transaction postgres.js pipelines them on its connection and the server runs them in order, a
- * single round trip for all of them. Updates and deletes take their rows as typed arrays, so
- * casts apply to parameters, never to column values (see DESIGN, "Distributed tables").
+ * single round trip for all of them. Every statement takes its rows as typed arrays, so casts
+ * apply to parameters, never to column values (see DESIGN, "Distributed tables"), and its text
+ * does not depend on the number of rows.
  */
 import { sql, type SQL } from 'drizzle-orm';
 
@@ -16,7 +17,7 @@ import { pgArray } from '../../lib/pg-array.js';
 import type { ProfileState } from '../engine/model.js';
 import { STANDARD_ATTRIBUTES } from './track-repository.js';
 
-type Value = string | number | null;
+export type Value = string | number | null;
 
 /** One table's difference: keyed rows before and after. */
 interface TableDiff {
@@ -167,7 +168,7 @@ function keyOf(row: readonly Value[], key: number): string {
 }
 
 /** `unnest($1::t1[], $2::t2[], ...) as v(c1, c2, ...)` over the given rows' columns. */
-function unnestRows(columns: readonly [string, string][], rows: readonly Value[][]): SQL {
+export function unnestRows(columns: readonly [string, string][], rows: readonly Value[][]): SQL {
   const arrays = columns.map(
     ([, type], i) => sql`${pgArray(rows.map((r) => r[i]))}::${sql.raw(type)}[]`,
   );
@@ -187,7 +188,10 @@ function deleteRows(
     and (${sql.raw(names)}) in (select ${sql.raw(names)} from ${unnestRows(keyColumns, keys)})`;
 }
 
-/** VALUES rather than a SELECT: an insert whose rows name one workspace stays on one shard. */
+/**
+ * Rows as typed arrays too: the statement's text is the same whatever the number of rows, so it
+ * is prepared once and planned once, and building it costs the same for 1 row or 1,000.
+ */
 function upsertRows(
   ws: string,
   table: string,
@@ -200,15 +204,9 @@ function upsertRows(
     .slice(spec.key)
     .map((n) => `${n} = excluded.${n}`)
     .join(', ');
-  const tuples = rows.map(
-    (row) =>
-      sql`(${ws}::uuid, ${sql.join(
-        row.map((v, i) => sql`${v}::${sql.raw(spec.columns[i][1])}`),
-        sql`, `,
-      )})`,
-  );
   return sql`insert into ${sql.identifier(table)} (workspace_id, ${sql.raw(names.join(', '))})
-    values ${sql.join(tuples, sql`, `)}
+    select ${ws}::uuid, ${sql.raw(names.map((n) => `v.${n}`).join(', '))}
+    from ${unnestRows(spec.columns, rows)}
     on conflict (${sql.raw(keys)}) do update set ${sql.raw(updates)}`;
 }
 
