@@ -6,15 +6,19 @@ declare module 'autocannon' {
       headers?: Record<string, string>;
       body?: string;
       setupRequest?: (request: Request) => Request;
+      onResponse?: (status: number, body: string) => void;
     }
     interface Histogram {
       average: number;
+      total: number;
       p50: number;
       p99: number;
     }
     interface Result {
       requests: Histogram;
       latency: Histogram;
+      /** Seconds the run lasted. */
+      duration: number;
       non2xx: number;
       errors: number;
     }
@@ -22,12 +26,17 @@ declare module 'autocannon' {
       url: string;
       connections?: number;
       duration?: number;
+      overallRate?: number;
+      ignoreCoordinatedOmission?: boolean;
       requests?: Request[];
+    }
+    interface Instance {
+      stop(): void;
     }
   }
   function autocannon(
     options: autocannon.Options,
     done: (error: Error | null, result: autocannon.Result) => void,
-  ): unknown;
+  ): autocannon.Instance;
   export default autocannon;
 }

@@ -160,3 +160,81 @@ export function histogramPercentile(metrics: string, name: string, p: number): n
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * Runs node with `args` from the package root, as an npm script does, keeping only the last
+ * `keep` characters of its output: a server that logs every request for half an hour would
+ * otherwise fill this process's memory. `exited` tells whether it ended, and how.
+ */
+export function spawnNode(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = {},
+  keep = 64 * 1024,
+): Child & { exited(): string | null } {
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let tail = '';
+  let partial = '';
+  let ended: string | null = null;
+  const waiters: { match: (l: string) => boolean; resolve: (l: string) => void }[] = [];
+  const onData = (d: Buffer) => {
+    const text = partial + d.toString();
+    const lines = text.split('\n');
+    partial = lines.pop() ?? '';
+    for (const l of lines) {
+      for (const w of waiters.filter((w) => w.match(l))) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.resolve(l);
+      }
+    }
+    tail = (tail + d.toString()).slice(-keep);
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
+  const exit = new Promise<number | null>((resolve) =>
+    child.on('exit', (code, signal) => {
+      ended = signal ? `killed by ${signal}` : `exited with code ${code}`;
+      resolve(code);
+    }),
+  );
+  let peak = 0;
+  return {
+    process: child,
+    output: () => tail,
+    exited: () => ended,
+    line: (match, timeoutMs = 60_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(
+          () =>
+            reject(new Error(`${args.join(' ')}: no expected line in ${timeoutMs} ms\n${tail}`)),
+          timeoutMs,
+        );
+        void exit.then(() =>
+          setTimeout(() => reject(new Error(`${args.join(' ')} ${ended}\n${tail}`)), 100),
+        );
+        waiters.push({ match, resolve: (l) => (clearTimeout(timer), resolve(l)) });
+      }),
+    peakRssMiB: () => peak,
+    sampleRss: () => {
+      const kb = rssKiB(child.pid);
+      if (kb !== null) peak = Math.max(peak, kb / 1024);
+    },
+    stop: async (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exit;
+    },
+  };
+}
+
+/** Resident set of a process, in KiB; null once it has exited. */
+export function rssKiB(pid: number | undefined): number | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  } catch {
+    return null;
+  }
+}

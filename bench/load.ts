@@ -1,0 +1,174 @@
+/**
+ * The load generator, a process of its own so that it never shares a CPU queue or an event loop
+ * with the server it measures. Runs autocannon against URL for WARMUP then SECONDS seconds and
+ * prints one JSON line about the measured part (see LoadReport).
+ *
+ * SCENARIO is one of hello (Apollo's `{ hello }`), typename, profile, identify, track. Writes
+ * never repeat an identifier: identify consumes anonymous users ANON_FROM.. ANON_TO - 1 of the
+ * seeded pool, 50 a call, each merged into a different user; track sends 75 events of 75
+ * different users a call. Users are `user-<i>` for i below USERS (see names.ts).
+ */
+import autocannon from 'autocannon';
+
+import { ANON_LABEL, externalId, poolAnonId, usersOfCall } from './names.js';
+
+const env = process.env;
+const scenario = env['SCENARIO'] ?? 'typename';
+const users = Number(env['USERS'] ?? 10_000);
+const offset = Number(env['OFFSET'] ?? 0);
+const anonTo = Number(env['ANON_TO'] ?? 0);
+const IDENTIFY_SIZE = 50;
+const TRACK_SIZE = 75;
+
+export interface LoadReport {
+  readonly requests: number;
+  readonly seconds: number;
+  readonly perSecond: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly non2xx: number;
+  /** Connection errors and timeouts. */
+  readonly errors: number;
+  /** Answers that were 200 but carried GraphQL errors or not the expected data. */
+  readonly badAnswers: number;
+  /** identify: MERGED items; track: events processed. */
+  readonly items: number;
+  readonly outcomes: Record<string, number>;
+  /** Next unused anonymous user of the pool, warm-up included. */
+  readonly anonNext: number;
+  /** The pool ran out before the end: the run is void. */
+  readonly exhausted: boolean;
+  readonly firstError: string | null;
+}
+
+const IDENTIFY = `mutation ($i: IdentifyUsersInput!) {
+  identifyUsers(input: $i) { aliasesProcessed results { outcome } } }`;
+const TRACK = `mutation ($i: TrackUsersInput!) { trackUsers(input: $i) { eventsProcessed } }`;
+const PROFILE = `query ($x: String!) { profile(by: { externalId: $x }) { id externalId
+  aliases { aliasName aliasLabel } events { name count firstAt lastAt } purchases { count totalCents } } }`;
+
+let anonNext = Number(env['ANON_FROM'] ?? 0);
+let calls = 0;
+let exhausted = false;
+let stop = () => {};
+
+/** The body of the next request: fresh identifiers for writes, a random user for reads. */
+function nextBody(): string {
+  switch (scenario) {
+    case 'hello':
+      return JSON.stringify({ query: '{ hello }' });
+    case 'typename':
+      return JSON.stringify({ query: '{ __typename }' });
+    case 'profile':
+      return JSON.stringify({
+        query: PROFILE,
+        variables: { x: externalId(Math.floor(Math.random() * users)) },
+      });
+    case 'identify': {
+      if (anonNext + IDENTIFY_SIZE > anonTo) {
+        exhausted = true;
+        stop();
+        return JSON.stringify({ query: '{ __typename }' });
+      }
+      const survivors = usersOfCall(calls++, IDENTIFY_SIZE, offset, users);
+      const aliasesToIdentify = survivors.map((u) => ({
+        externalId: externalId(u),
+        userAlias: { aliasLabel: ANON_LABEL, aliasName: poolAnonId(anonNext++) },
+      }));
+      return JSON.stringify({
+        query: IDENTIFY,
+        variables: { i: { aliasesToIdentify, mergeBehavior: 'MERGE' } },
+      });
+    }
+    case 'track': {
+      const time = new Date().toISOString();
+      const events = usersOfCall(calls++, TRACK_SIZE, offset, users).map((u) => ({
+        externalId: externalId(u),
+        name: 'page_view',
+        time,
+      }));
+      return JSON.stringify({ query: TRACK, variables: { i: { events } } });
+    }
+    default:
+      throw new Error(`unknown SCENARIO ${scenario}`);
+  }
+}
+
+let badAnswers = 0;
+let items = 0;
+let firstError: string | null = null;
+const outcomes: Record<string, number> = {};
+
+/** Counts what a 200 answer says; anything but the expected data is a bad answer. */
+function check(status: number, body: string): void {
+  if (status !== 200) {
+    firstError ??= `${status} ${body.slice(0, 300)}`;
+    return;
+  }
+  const answer = JSON.parse(body) as { data?: Record<string, any> | null; errors?: unknown[] };
+  const data = answer.data;
+  let good = !answer.errors && !!data;
+  if (good && scenario === 'profile') good = data!['profile']?.events?.length >= 3;
+  if (good && scenario === 'identify') {
+    for (const r of data!['identifyUsers'].results as { outcome: string }[]) {
+      outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
+      if (r.outcome === 'MERGED') items++;
+    }
+  }
+  if (good && scenario === 'track') items += data!['trackUsers'].eventsProcessed as number;
+  if (!good) {
+    badAnswers++;
+    firstError ??= body.slice(0, 300);
+  }
+}
+
+function run(seconds: number, measured: boolean): Promise<autocannon.Result> {
+  const rate = Number(env['RATE'] ?? 0);
+  return new Promise((resolve, reject) => {
+    const instance = autocannon(
+      {
+        url: env['URL']!,
+        connections: Number(env['CONNECTIONS'] ?? 10),
+        duration: seconds,
+        // autocannon corrects for coordinated omission with an expected interval of
+        // ceil(1 / per-connection rate) = 1 ms, which inflates every percentile; we record
+        // what each request took instead.
+        ...(rate > 0 ? { overallRate: rate, ignoreCoordinatedOmission: true } : {}),
+        requests: [
+          {
+            method: 'POST',
+            headers: {
+              'content-type': 'application/json',
+              ...(env['KEY'] ? { authorization: `Bearer ${env['KEY']}` } : {}),
+            },
+            setupRequest: (req) => ({ ...req, body: nextBody() }),
+            onResponse: (status, body) => (measured ? check(status, body) : undefined),
+          },
+        ],
+      },
+      (error, result) => (error ? reject(error) : resolve(result)),
+    );
+    stop = () => instance.stop();
+  });
+}
+
+const warmup = Number(env['WARMUP'] ?? 2);
+if (warmup > 0) await run(warmup, false);
+items = 0;
+const result = await run(Number(env['SECONDS'] ?? 10), true);
+const report: LoadReport = {
+  requests: result.requests.total,
+  seconds: result.duration,
+  perSecond: result.requests.total / result.duration,
+  p50: result.latency.p50,
+  p99: result.latency.p99,
+  non2xx: result.non2xx,
+  errors: result.errors,
+  badAnswers,
+  items,
+  outcomes,
+  anonNext,
+  exhausted,
+  firstError,
+};
+process.stdout.write(JSON.stringify(report) + '\n');
