@@ -8,7 +8,7 @@ import { eq, sql } from 'drizzle-orm';
 import { workspaces } from '../auth/auth.sql.js';
 import type { Tx } from '../db/client.js';
 import { rowsOf } from '../db/rows.js';
-import { pgArray } from '../lib/pg-array.js';
+import { recordset } from '../db/recordset.js';
 import type { IdentityChange } from '../identity/engine/model.js';
 import type { IdentityMessage, VendorName } from './message.js';
 import { outboxMessages } from './outbox.sql.js';
@@ -127,24 +127,36 @@ export async function insertQueued(tx: Tx, rows: readonly NewDelivery[]): Promis
   if (parked.length > 0) await tx.execute(insertRows(parked, true));
 }
 
-/** One statement for any number of rows of one workspace: typed arrays, unnested. */
+/** One statement for any number of rows of one workspace. */
 function insertRows(rows: readonly NewDelivery[], parked: boolean) {
   const [first] = rows;
   if (rows.some((r) => r.workspaceId !== first.workspaceId)) {
     throw new Error('deliveries are queued one workspace at a time');
   }
-  const column = (type: string, f: (r: NewDelivery) => string) =>
-    sql`${pgArray(rows.map(f))}::${sql.raw(type)}[]`;
   const at = (first.createdAt ?? new Date()).toISOString();
+  const records = rows.map((r) => ({
+    vendor: r.vendor,
+    type: r.type,
+    change_id: r.changeId,
+    profile_id: r.profileId,
+    payload: r.payload,
+    dedupe_key: r.dedupeKey,
+  }));
   return sql`insert into outbox_messages (workspace_id, vendor, type, change_id, profile_id,
       payload, dedupe_key, parked, next_attempt_at, created_at, updated_at)
     select ${first.workspaceId}::uuid, v.vendor, v.type, v.change_id, v.profile_id, v.payload,
       v.dedupe_key, ${parked}, ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
-    from unnest(${column('text', (r) => r.vendor)}, ${column('text', (r) => r.type)},
-      ${column('uuid', (r) => r.changeId)}, ${column('uuid', (r) => r.profileId)},
-      ${column('jsonb', (r) => JSON.stringify(r.payload))}, ${column('text', (r) => r.dedupeKey)})
-      as v(vendor, type, change_id, profile_id, payload, dedupe_key)`;
+    from ${recordset(records, DELIVERY_COLUMNS)}`;
 }
+
+const DELIVERY_COLUMNS = [
+  ['vendor', 'text'],
+  ['type', 'text'],
+  ['change_id', 'uuid'],
+  ['profile_id', 'uuid'],
+  ['payload', 'jsonb'],
+  ['dedupe_key', 'text'],
+] as const;
 
 function compare(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

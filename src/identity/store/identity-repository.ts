@@ -18,9 +18,8 @@ import {
 import { idempotencyKeys } from './journal.sql.js';
 import { aliases, profiles } from './profile.sql.js';
 import type { ProfileRow } from './profile-repository.js';
-import { pgArray } from '../../lib/pg-array.js';
+import { recordset } from '../../db/recordset.js';
 import { textArray, uuidArray } from './sql-helpers.js';
-import type { Value } from './state-writer.js';
 
 export interface IdentifierSets {
   readonly externalIds: readonly string[];
@@ -29,6 +28,18 @@ export interface IdentifierSets {
 }
 
 export type { ProfileRow } from './profile-repository.js';
+
+const MERGE_COLUMNS = [
+  ['id', 'uuid'],
+  ['behavior', 'text'],
+  ['survivor_id', 'uuid'],
+  ['absorbed_id', 'uuid'],
+  ['external_id', 'text'],
+  ['identifier', 'jsonb'],
+  ['changed_fields', 'text[]'],
+  ['survivor_before', 'jsonb'],
+  ['absorbed_before', 'jsonb'],
+] as const;
 
 export class IdentityRepository {
   /**
@@ -90,7 +101,11 @@ export class IdentityRepository {
     ]);
     const group = <R extends { profileId: string }>(list: R[]) => {
       const by = new Map<string, R[]>();
-      for (const r of list) by.set(r.profileId, [...(by.get(r.profileId) ?? []), r]);
+      for (const r of list) {
+        const rows = by.get(r.profileId);
+        if (rows) rows.push(r);
+        else by.set(r.profileId, [r]);
+      }
       return (id: string) => by.get(id) ?? [];
     };
     const aliasesOf = group(aliasRows);
@@ -162,23 +177,24 @@ export class IdentityRepository {
 
   insertMerges(tx: Tx, ws: string, records: readonly MergeRecord[], now: Date) {
     if (records.length === 0) return null;
-    const column = (type: string, f: (m: MergeRecord) => Value) =>
-      sql`${pgArray(records.map(f))}::${sql.raw(type)}[]`;
-    // Changed fields travel as JSON (an array of arrays does not unnest into rows of arrays).
+    const rows = records.map((m) => ({
+      id: m.id,
+      behavior: m.behavior,
+      survivor_id: m.survivorId,
+      absorbed_id: m.absorbedId,
+      external_id: m.externalId,
+      identifier: m.identifier,
+      changed_fields: m.changedFields,
+      survivor_before: m.survivorBefore,
+      absorbed_before: m.absorbedBefore,
+    }));
     return tx.execute(sql`
       insert into merges (workspace_id, id, behavior, survivor_id, absorbed_id, external_id,
         identifier, changed_fields, survivor_before, absorbed_before, created_at)
       select ${ws}::uuid, v.id, v.behavior, v.survivor_id, v.absorbed_id, v.external_id,
-        v.identifier, array(select jsonb_array_elements_text(v.changed)), v.survivor_before,
-        v.absorbed_before, ${now.toISOString()}::timestamptz
-      from unnest(${column('uuid', (m) => m.id)}, ${column('text', (m) => m.behavior)},
-        ${column('uuid', (m) => m.survivorId)}, ${column('uuid', (m) => m.absorbedId)},
-        ${column('text', (m) => m.externalId)}, ${column('jsonb', (m) => JSON.stringify(m.identifier))},
-        ${column('jsonb', (m) => JSON.stringify(m.changedFields))},
-        ${column('jsonb', (m) => JSON.stringify(m.survivorBefore))},
-        ${column('jsonb', (m) => JSON.stringify(m.absorbedBefore))})
-        as v(id, behavior, survivor_id, absorbed_id, external_id, identifier, changed,
-          survivor_before, absorbed_before)`);
+        v.identifier, v.changed_fields, v.survivor_before, v.absorbed_before,
+        ${now.toISOString()}::timestamptz
+      from ${recordset(rows, MERGE_COLUMNS)}`);
   }
 
   async findIdempotent(tx: Tx, ws: string, key: string) {
