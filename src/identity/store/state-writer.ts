@@ -13,11 +13,9 @@
 import { sql, type SQL } from 'drizzle-orm';
 
 import type { Tx } from '../../db/client.js';
-import { pgArray } from '../../lib/pg-array.js';
+import { iso, unnestRows, type Value } from '../../db/unnest.js';
 import type { ProfileState } from '../engine/model.js';
 import { STANDARD_ATTRIBUTES } from './track-repository.js';
-
-export type Value = string | number | null;
 
 /** One table's difference: keyed rows before and after. */
 interface TableDiff {
@@ -39,8 +37,6 @@ function diff(
   for (const [key, row] of before) if (!after.has(key)) deletes.push(row.slice(0, keyColumns));
   return { upserts, deletes };
 }
-
-const iso = (d: Date | null) => (d === null ? null : d.toISOString());
 
 /** Each child table as keyed rows: key columns first, in the order of the table's spec below. */
 const TABLES = {
@@ -165,15 +161,6 @@ export function stateWrites(
 
 function keyOf(row: readonly Value[], key: number): string {
   return row.slice(0, key).join('\u0001');
-}
-
-/** `unnest($1::t1[], $2::t2[], ...) as v(c1, c2, ...)` over the given rows' columns. */
-export function unnestRows(columns: readonly [string, string][], rows: readonly Value[][]): SQL {
-  const arrays = columns.map(
-    ([, type], i) => sql`${pgArray(rows.map((r) => r[i]))}::${sql.raw(type)}[]`,
-  );
-  const names = columns.map(([name]) => name).join(', ');
-  return sql`unnest(${sql.join(arrays, sql`, `)}) as v(${sql.raw(names)})`;
 }
 
 function deleteRows(

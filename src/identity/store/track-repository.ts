@@ -5,15 +5,9 @@
 import { and, eq, sql } from 'drizzle-orm';
 
 import type { Tx } from '../../db/client.js';
-import {
-  appSessions,
-  eventDailyCounts,
-  eventSummaries,
-  purchaseSummaries,
-  pushTokens,
-} from './activity.sql.js';
 import { aliases, profiles } from './profile.sql.js';
 import { rowsOf } from '../../db/rows.js';
+import { columnsOf, iso, unnestRows, type Column } from '../../db/unnest.js';
 import { textArray, uuidArray } from './sql-helpers.js';
 
 /** The standard attributes, as the API names them and as the table stores them. */
@@ -83,6 +77,53 @@ export interface AliasOwner {
   readonly aliasLabel: string;
   readonly aliasName: string;
   readonly profileId: string;
+}
+
+const EVENT_COLUMNS: Column[] = [
+  ['profile_id', 'uuid'],
+  ['name', 'text'],
+  ['count', 'int'],
+  ['first_at', 'timestamptz'],
+  ['last_at', 'timestamptz'],
+];
+const DAY_COLUMNS: Column[] = [
+  ['profile_id', 'uuid'],
+  ['name', 'text'],
+  ['day', 'date'],
+  ['count', 'int'],
+];
+const PURCHASE_COLUMNS: Column[] = [
+  ['profile_id', 'uuid'],
+  ['count', 'int'],
+  ['total_cents', 'bigint'],
+  ['first_at', 'timestamptz'],
+  ['last_at', 'timestamptz'],
+];
+const SESSION_COLUMNS: Column[] = [
+  ['profile_id', 'uuid'],
+  ['app_id', 'text'],
+  ['session_count', 'int'],
+  ['first_session_at', 'timestamptz'],
+  ['last_session_at', 'timestamptz'],
+  ['total_seconds', 'bigint'],
+];
+const TOKEN_COLUMNS: Column[] = [
+  ['app_id', 'text'],
+  ['token', 'text'],
+  ['profile_id', 'uuid'],
+  ['platform', 'text'],
+];
+
+const columnNames = (columns: readonly Column[]) =>
+  sql.raw(columns.map(([name]) => name).join(', '));
+
+/** The one workspace of rows written together (a statement names one workspace). */
+function oneWorkspace(rows: readonly { workspaceId: string }[]): string {
+  const [{ workspaceId }] = rows;
+  if (rows.some((r) => r.workspaceId !== workspaceId)) {
+    throw new Error('rows of one statement belong to one workspace');
+  }
+  return workspaceId;
 }
 
 export class TrackRepository {
@@ -172,7 +213,19 @@ export class TrackRepository {
     }[],
   ): Promise<void> {
     if (rows.length === 0) return;
-    await tx.insert(profiles).values(rows.map((r) => ({ ...r, updatedAt: r.createdAt })));
+    const columns: Column[] = [
+      ['id', 'uuid'],
+      ['external_id', 'text'],
+      ['created_at', 'timestamptz'],
+    ];
+    const at = (r: (typeof rows)[number]) => r.createdAt.toISOString();
+    await tx.execute(sql`
+      insert into profiles (workspace_id, id, external_id, created_at, updated_at)
+      select ${oneWorkspace(rows)}::uuid, v.id, v.external_id, v.created_at, v.created_at
+      from ${unnestRows(
+        columns,
+        rows.map((r) => [r.id, r.externalId, at(r)]),
+      )}`);
   }
 
   async insertAliases(
@@ -185,7 +238,18 @@ export class TrackRepository {
     }[],
   ): Promise<void> {
     if (rows.length === 0) return;
-    await tx.insert(aliases).values([...rows]);
+    const columns: Column[] = [
+      ['alias_label', 'text'],
+      ['alias_name', 'text'],
+      ['profile_id', 'uuid'],
+    ];
+    await tx.execute(sql`
+      insert into aliases (workspace_id, ${columnNames(columns)})
+      select ${oneWorkspace(rows)}::uuid, ${columnsOf(columns)}
+      from ${unnestRows(
+        columns,
+        rows.map((r) => [r.aliasLabel, r.aliasName, r.profileId]),
+      )}`);
   }
 
   async countIdentifiers(
@@ -234,17 +298,17 @@ export class TrackRepository {
 
   async addEvents(tx: Tx, workspaceId: string, events: readonly EventAggregate[]): Promise<void> {
     if (events.length === 0) return;
-    await tx
-      .insert(eventSummaries)
-      .values(events.map((e) => ({ workspaceId, ...e })))
-      .onConflictDoUpdate({
-        target: [eventSummaries.workspaceId, eventSummaries.profileId, eventSummaries.name],
-        set: {
-          count: sql`${eventSummaries.count} + excluded.count`,
-          firstAt: sql`least(${eventSummaries.firstAt}, excluded.first_at)`,
-          lastAt: sql`greatest(${eventSummaries.lastAt}, excluded.last_at)`,
-        },
-      });
+    await tx.execute(sql`
+      insert into event_summaries (workspace_id, ${columnNames(EVENT_COLUMNS)})
+      select ${workspaceId}::uuid, ${columnsOf(EVENT_COLUMNS)}
+      from ${unnestRows(
+        EVENT_COLUMNS,
+        events.map((e) => [e.profileId, e.name, e.count, iso(e.firstAt), iso(e.lastAt)]),
+      )}
+      on conflict (workspace_id, profile_id, name) do update set
+        count = event_summaries.count + excluded.count,
+        first_at = least(event_summaries.first_at, excluded.first_at),
+        last_at = greatest(event_summaries.last_at, excluded.last_at)`);
   }
 
   async addDailyCounts(
@@ -253,18 +317,15 @@ export class TrackRepository {
     days: readonly DailyAggregate[],
   ): Promise<void> {
     if (days.length === 0) return;
-    await tx
-      .insert(eventDailyCounts)
-      .values(days.map((d) => ({ workspaceId, ...d })))
-      .onConflictDoUpdate({
-        target: [
-          eventDailyCounts.workspaceId,
-          eventDailyCounts.profileId,
-          eventDailyCounts.name,
-          eventDailyCounts.day,
-        ],
-        set: { count: sql`${eventDailyCounts.count} + excluded.count` },
-      });
+    await tx.execute(sql`
+      insert into event_daily_counts (workspace_id, ${columnNames(DAY_COLUMNS)})
+      select ${workspaceId}::uuid, ${columnsOf(DAY_COLUMNS)}
+      from ${unnestRows(
+        DAY_COLUMNS,
+        days.map((d) => [d.profileId, d.name, d.day, d.count]),
+      )}
+      on conflict (workspace_id, profile_id, name, day) do update set
+        count = event_daily_counts.count + excluded.count`);
   }
 
   async addPurchases(
@@ -273,18 +334,18 @@ export class TrackRepository {
     purchases: readonly PurchaseAggregate[],
   ): Promise<void> {
     if (purchases.length === 0) return;
-    await tx
-      .insert(purchaseSummaries)
-      .values(purchases.map((p) => ({ workspaceId, ...p })))
-      .onConflictDoUpdate({
-        target: [purchaseSummaries.workspaceId, purchaseSummaries.profileId],
-        set: {
-          count: sql`${purchaseSummaries.count} + excluded.count`,
-          totalCents: sql`${purchaseSummaries.totalCents} + excluded.total_cents`,
-          firstAt: sql`least(${purchaseSummaries.firstAt}, excluded.first_at)`,
-          lastAt: sql`greatest(${purchaseSummaries.lastAt}, excluded.last_at)`,
-        },
-      });
+    await tx.execute(sql`
+      insert into purchase_summaries (workspace_id, ${columnNames(PURCHASE_COLUMNS)})
+      select ${workspaceId}::uuid, ${columnsOf(PURCHASE_COLUMNS)}
+      from ${unnestRows(
+        PURCHASE_COLUMNS,
+        purchases.map((p) => [p.profileId, p.count, p.totalCents, iso(p.firstAt), iso(p.lastAt)]),
+      )}
+      on conflict (workspace_id, profile_id) do update set
+        count = purchase_summaries.count + excluded.count,
+        total_cents = purchase_summaries.total_cents + excluded.total_cents,
+        first_at = least(purchase_summaries.first_at, excluded.first_at),
+        last_at = greatest(purchase_summaries.last_at, excluded.last_at)`);
   }
 
   /** Adds sessions to the per-app summaries and to the profiles' own totals. */
@@ -294,40 +355,32 @@ export class TrackRepository {
     sessions: readonly SessionAggregate[],
   ): Promise<void> {
     if (sessions.length === 0) return;
-    await tx
-      .insert(appSessions)
-      .values(
-        sessions.map((s) => ({
-          workspaceId,
-          profileId: s.profileId,
-          appId: s.appId,
-          sessionCount: s.count,
-          firstSessionAt: s.firstAt,
-          lastSessionAt: s.lastAt,
-          totalSeconds: s.seconds,
-        })),
-      )
-      .onConflictDoUpdate({
-        target: [appSessions.workspaceId, appSessions.profileId, appSessions.appId],
-        set: {
-          sessionCount: sql`${appSessions.sessionCount} + excluded.session_count`,
-          firstSessionAt: sql`least(${appSessions.firstSessionAt}, excluded.first_session_at)`,
-          lastSessionAt: sql`greatest(${appSessions.lastSessionAt}, excluded.last_session_at)`,
-          totalSeconds: sql`${appSessions.totalSeconds} + excluded.total_seconds`,
-        },
-      });
-    const payload = JSON.stringify(
-      sessions.map((s) => ({ id: s.profileId, n: s.count, f: s.firstAt, l: s.lastAt })),
-    );
+    const rows = sessions.map((s) => [
+      s.profileId,
+      s.appId,
+      s.count,
+      iso(s.firstAt),
+      iso(s.lastAt),
+      s.seconds,
+    ]);
+    await tx.execute(sql`
+      insert into app_sessions (workspace_id, ${columnNames(SESSION_COLUMNS)})
+      select ${workspaceId}::uuid, ${columnsOf(SESSION_COLUMNS)}
+      from ${unnestRows(SESSION_COLUMNS, rows)}
+      on conflict (workspace_id, profile_id, app_id) do update set
+        session_count = app_sessions.session_count + excluded.session_count,
+        first_session_at = least(app_sessions.first_session_at, excluded.first_session_at),
+        last_session_at = greatest(app_sessions.last_session_at, excluded.last_session_at),
+        total_seconds = app_sessions.total_seconds + excluded.total_seconds`);
     await tx.execute(sql`
       update profiles p set
         session_count = p.session_count + v.n,
         first_session_at = least(p.first_session_at, v.f),
         last_session_at = greatest(p.last_session_at, v.l)
       from (
-        select (e->>'id')::uuid as id, sum((e->>'n')::int)::int as n,
-               min((e->>'f')::timestamptz) as f, max((e->>'l')::timestamptz) as l
-        from jsonb_array_elements(${payload}::jsonb) as e group by 1
+        select v.profile_id as id, sum(v.session_count)::int as n,
+          min(v.first_session_at) as f, max(v.last_session_at) as l
+        from ${unnestRows(SESSION_COLUMNS, rows)} group by 1
       ) as v
       where p.workspace_id = ${workspaceId} and p.id = v.id`);
   }
@@ -339,17 +392,18 @@ export class TrackRepository {
     now: Date,
   ): Promise<void> {
     if (tokens.length === 0) return;
-    await tx
-      .insert(pushTokens)
-      .values(tokens.map((t) => ({ workspaceId, ...t, createdAt: now, updatedAt: now })))
-      .onConflictDoUpdate({
-        target: [pushTokens.workspaceId, pushTokens.appId, pushTokens.token],
-        set: {
-          profileId: sql`excluded.profile_id`,
-          platform: sql`coalesce(excluded.platform, ${pushTokens.platform})`,
-          updatedAt: sql`excluded.updated_at`,
-        },
-      });
+    await tx.execute(sql`
+      insert into push_tokens (workspace_id, ${columnNames(TOKEN_COLUMNS)}, created_at, updated_at)
+      select ${workspaceId}::uuid, ${columnsOf(TOKEN_COLUMNS)}, ${iso(now)}::timestamptz,
+        ${iso(now)}::timestamptz
+      from ${unnestRows(
+        TOKEN_COLUMNS,
+        tokens.map((t) => [t.appId, t.token, t.profileId, t.platform]),
+      )}
+      on conflict (workspace_id, app_id, token) do update set
+        profile_id = excluded.profile_id,
+        platform = coalesce(excluded.platform, push_tokens.platform),
+        updated_at = excluded.updated_at`);
   }
 
   async touchProfiles(
@@ -359,11 +413,8 @@ export class TrackRepository {
     now: Date,
   ): Promise<void> {
     if (ids.length === 0) return;
-    await tx
-      .update(profiles)
-      .set({ updatedAt: now })
-      .where(
-        and(eq(profiles.workspaceId, workspaceId), sql`${profiles.id} = any(${uuidArray(ids)})`),
-      );
+    await tx.execute(sql`
+      update profiles set updated_at = ${iso(now)}::timestamptz
+      where workspace_id = ${workspaceId} and id = any(${uuidArray(ids)})`);
   }
 }
