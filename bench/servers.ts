@@ -25,7 +25,7 @@ export interface Server {
 }
 
 /**
- * Compiles src/ to dist/ as `npm run build` does, so that the gateway runs the current code, and
+ * Builds dist/ as `npm run build` does, so that the gateway runs the current code, and
  * copies the build aside: a rebuild of dist/ while the benchmark runs must not change the code
  * under measurement halfway. Returns which code that is (the commit, and whether src/ differed).
  */

@@ -1,11 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { afterAll, describe, expect, it } from 'vitest';
 
+import { buildGateway } from '../../scripts/build.js';
 import { packageRoot } from '../../src/lib/package-root.js';
 
 const root = packageRoot();
@@ -16,16 +17,25 @@ afterAll(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
-/** Starts `src/main.ts` like `npm start` does, on the embedded database in `dataDir`. */
-function startGateway(dataDir: string, port: number) {
+/**
+ * Starts the gateway on the embedded database in `dataDir`: from `src/main.ts` through tsx, or
+ * with `args` from a build, as `npm start` runs it.
+ */
+function startGateway(
+  dataDir: string,
+  port: number,
+  args: readonly string[] = ['--import', 'tsx', 'src/main.ts'],
+  extraEnv: NodeJS.ProcessEnv = {},
+) {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATA_DIR: dataDir,
     PORT: String(port),
     LOG_LEVEL: 'info',
+    ...extraEnv,
   };
   delete env['DATABASE_URL'];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env });
+  const child = spawn(process.execPath, [...args], { cwd: root, env });
   children.push(child);
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
@@ -78,5 +88,65 @@ describe('the gateway process', () => {
     expect(after.status).toBe(200);
     third.child.kill('SIGTERM');
     expect(await third.exited).toBe(0);
+  }, 120_000);
+
+  it('runs from the production build: one bundled file, GraphQL, the playground and its assets, stack traces in the sources', async () => {
+    // Built as `npm run build` builds dist/, into a folder of its own inside the package (so
+    // that the packages left outside the bundle resolve from node_modules, as from dist/).
+    const outdir = path.join(root, 'node_modules', '.cache', `igw-build-test-${process.pid}`);
+    dirs.push(outdir);
+    const entry = await buildGateway(outdir);
+    const start = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.start;
+    expect(start).toBe('node --enable-source-maps dist/main.mjs');
+
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'igw-build-'));
+    dirs.push(dataDir);
+    const port = 40000 + ((process.pid + 5000) % 10000);
+    const gateway = startGateway(dataDir, port, ['--enable-source-maps', entry], {
+      NODE_ENV: 'development',
+    });
+    const out = await gateway.listening();
+    const key = /igw_[A-Za-z0-9_-]+/.exec(out)?.[0];
+    expect(key, out).toBeDefined();
+    const url = `http://127.0.0.1:${port}`;
+    const graphql = (query: string) =>
+      fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query }),
+      }).then((r) => r.json());
+    const anonId = '6f1c2a4e-8b3d-4c5e-9f70-1a2b3c4d5e6f';
+    expect(
+      await graphql(`mutation { trackUsers(input: { events: [{ anonId: "${anonId}",
+        name: "signup", time: "2026-01-02T03:04:05Z" }] }) { eventsProcessed } }`),
+    ).toEqual({ data: { trackUsers: { eventsProcessed: 1 } } });
+    expect(
+      await graphql(`mutation { identifyUsers(input: { aliasesToIdentify: [{ externalId: "u1",
+        userAlias: { aliasLabel: "anon_id", aliasName: "${anonId}" } }] }) {
+        results { outcome } } }`),
+    ).toEqual({ data: { identifyUsers: { results: [{ outcome: 'IDENTIFIED' }] } } });
+    expect(
+      await graphql('{ profile(by: { externalId: "u1" }) { events { name count firstAt } } }'),
+    ).toEqual({
+      data: {
+        profile: { events: [{ name: 'signup', count: 1, firstAt: '2026-01-02T03:04:05.000Z' }] },
+      },
+    });
+
+    const page = await fetch(`${url}/graphql`, { headers: { accept: 'text/html' } });
+    const html = await page.text();
+    const assets = [...html.matchAll(/(?:src|href)="(\/playground\/[^"]+)"/g)].map((m) => m[1]);
+    expect(assets.length).toBeGreaterThanOrEqual(3);
+    for (const asset of assets) expect((await fetch(`${url}${asset}`)).status, asset).toBe(200);
+
+    gateway.child.kill('SIGTERM');
+    expect(await gateway.exited).toBe(0);
+
+    // Stack traces point at the TypeScript sources: the bundle links its map, which names them.
+    expect(readFileSync(entry, 'utf8').trimEnd()).toMatch(/\/\/# sourceMappingURL=main\.mjs\.map$/);
+    const map = JSON.parse(readFileSync(`${entry}.map`, 'utf8')) as { sources: string[] };
+    const sources = map.sources.map((s) => path.resolve(outdir, s));
+    expect(sources).toContain(path.join(root, 'src', 'main.ts'));
+    expect(sources).toContain(path.join(root, 'src', 'identity', 'identity-service.ts'));
   }, 120_000);
 });
