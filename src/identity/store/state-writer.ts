@@ -13,9 +13,9 @@
 import { sql, type SQL } from 'drizzle-orm';
 
 import type { Tx } from '../../db/client.js';
-import { iso, unnestRows, type Value } from '../../db/unnest.js';
+import { iso, unnestRows, type Column, type Value } from '../../db/unnest.js';
 import type { ProfileState } from '../engine/model.js';
-import { STANDARD_ATTRIBUTES } from './track-repository.js';
+import { ACTIVITY_COLUMNS, STANDARD_ATTRIBUTES } from './track-repository.js';
 
 /** One table's difference: keyed rows before and after. */
 interface TableDiff {
@@ -76,7 +76,7 @@ const TABLES = {
 } as const;
 
 /** Columns (name and type) of each table, key columns first, and how many are the key. */
-const SPECS: Record<keyof typeof TABLES, { columns: [string, string][]; key: number }> = {
+const SPECS: Record<keyof typeof TABLES, { columns: readonly Column[]; key: number }> = {
   aliases: {
     columns: [
       ['alias_label', 'text'],
@@ -85,55 +85,11 @@ const SPECS: Record<keyof typeof TABLES, { columns: [string, string][]; key: num
     ],
     key: 2,
   },
-  push_tokens: {
-    columns: [
-      ['app_id', 'text'],
-      ['token', 'text'],
-      ['profile_id', 'uuid'],
-      ['platform', 'text'],
-    ],
-    key: 2,
-  },
-  event_summaries: {
-    columns: [
-      ['profile_id', 'uuid'],
-      ['name', 'text'],
-      ['count', 'int'],
-      ['first_at', 'timestamptz'],
-      ['last_at', 'timestamptz'],
-    ],
-    key: 2,
-  },
-  event_daily_counts: {
-    columns: [
-      ['profile_id', 'uuid'],
-      ['name', 'text'],
-      ['day', 'date'],
-      ['count', 'int'],
-    ],
-    key: 3,
-  },
-  purchase_summaries: {
-    columns: [
-      ['profile_id', 'uuid'],
-      ['count', 'int'],
-      ['total_cents', 'bigint'],
-      ['first_at', 'timestamptz'],
-      ['last_at', 'timestamptz'],
-    ],
-    key: 1,
-  },
-  app_sessions: {
-    columns: [
-      ['profile_id', 'uuid'],
-      ['app_id', 'text'],
-      ['session_count', 'int'],
-      ['first_session_at', 'timestamptz'],
-      ['last_session_at', 'timestamptz'],
-      ['total_seconds', 'bigint'],
-    ],
-    key: 2,
-  },
+  push_tokens: { columns: ACTIVITY_COLUMNS.pushTokens, key: 2 },
+  event_summaries: { columns: ACTIVITY_COLUMNS.events, key: 2 },
+  event_daily_counts: { columns: ACTIVITY_COLUMNS.days, key: 3 },
+  purchase_summaries: { columns: ACTIVITY_COLUMNS.purchases, key: 1 },
+  app_sessions: { columns: ACTIVITY_COLUMNS.sessions, key: 2 },
 };
 
 /** The statements that turn `before` into `after` (profiles not in `after` are left alone). */
@@ -166,7 +122,7 @@ function keyOf(row: readonly Value[], key: number): string {
 function deleteRows(
   ws: string,
   table: string,
-  spec: { columns: [string, string][]; key: number },
+  spec: { columns: readonly Column[]; key: number },
   keys: Value[][],
 ): SQL {
   const keyColumns = spec.columns.slice(0, spec.key);
@@ -182,7 +138,7 @@ function deleteRows(
 function upsertRows(
   ws: string,
   table: string,
-  spec: { columns: [string, string][]; key: number },
+  spec: { columns: readonly Column[]; key: number },
   rows: Value[][],
 ): SQL {
   const names = spec.columns.map(([name]) => name);

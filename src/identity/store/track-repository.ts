@@ -79,40 +79,53 @@ export interface AliasOwner {
   readonly profileId: string;
 }
 
-const EVENT_COLUMNS: Column[] = [
-  ['profile_id', 'uuid'],
-  ['name', 'text'],
-  ['count', 'int'],
-  ['first_at', 'timestamptz'],
-  ['last_at', 'timestamptz'],
-];
-const DAY_COLUMNS: Column[] = [
-  ['profile_id', 'uuid'],
-  ['name', 'text'],
-  ['day', 'date'],
-  ['count', 'int'],
-];
-const PURCHASE_COLUMNS: Column[] = [
-  ['profile_id', 'uuid'],
-  ['count', 'int'],
-  ['total_cents', 'bigint'],
-  ['first_at', 'timestamptz'],
-  ['last_at', 'timestamptz'],
-];
-const SESSION_COLUMNS: Column[] = [
-  ['profile_id', 'uuid'],
-  ['app_id', 'text'],
-  ['session_count', 'int'],
-  ['first_session_at', 'timestamptz'],
-  ['last_session_at', 'timestamptz'],
-  ['total_seconds', 'bigint'],
-];
-const TOKEN_COLUMNS: Column[] = [
-  ['app_id', 'text'],
-  ['token', 'text'],
-  ['profile_id', 'uuid'],
-  ['platform', 'text'],
-];
+/**
+ * The activity tables' columns as writes unnest them (state-writer.ts writes the same tables):
+ * the profile and the row's key first, then its values.
+ */
+export const ACTIVITY_COLUMNS = {
+  events: [
+    ['profile_id', 'uuid'],
+    ['name', 'text'],
+    ['count', 'int'],
+    ['first_at', 'timestamptz'],
+    ['last_at', 'timestamptz'],
+  ],
+  days: [
+    ['profile_id', 'uuid'],
+    ['name', 'text'],
+    ['day', 'date'],
+    ['count', 'int'],
+  ],
+  purchases: [
+    ['profile_id', 'uuid'],
+    ['count', 'int'],
+    ['total_cents', 'bigint'],
+    ['first_at', 'timestamptz'],
+    ['last_at', 'timestamptz'],
+  ],
+  sessions: [
+    ['profile_id', 'uuid'],
+    ['app_id', 'text'],
+    ['session_count', 'int'],
+    ['first_session_at', 'timestamptz'],
+    ['last_session_at', 'timestamptz'],
+    ['total_seconds', 'bigint'],
+  ],
+  pushTokens: [
+    ['app_id', 'text'],
+    ['token', 'text'],
+    ['profile_id', 'uuid'],
+    ['platform', 'text'],
+  ],
+} as const satisfies Record<string, readonly Column[]>;
+const {
+  events: EVENT_COLUMNS,
+  days: DAY_COLUMNS,
+  purchases: PURCHASE_COLUMNS,
+  sessions: SESSION_COLUMNS,
+  pushTokens: TOKEN_COLUMNS,
+} = ACTIVITY_COLUMNS;
 
 const columnNames = (columns: readonly Column[]) =>
   sql.raw(columns.map(([name]) => name).join(', '));
