@@ -25,7 +25,9 @@ export interface Child {
 
 /** Runs a TypeScript entry point under tsx, or a built one under node. */
 export function spawnScript(script: string, env: NodeJS.ProcessEnv = {}): Child {
-  const args = script.endsWith('.js') ? [script] : ['--import', 'tsx', script];
+  const args = /\.m?js$/.test(script)
+    ? ['--enable-source-maps', script]
+    : ['--import', 'tsx', script];
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: { ...process.env, ...env },
@@ -80,7 +82,7 @@ export function spawnScript(script: string, env: NodeJS.ProcessEnv = {}): Child 
 
 /** The gateway as `npm start` runs it (the build when there is one), listening on `port`. */
 export async function startGatewayProcess(env: NodeJS.ProcessEnv): Promise<Child> {
-  const built = path.join(root, 'dist', 'src', 'main.js');
+  const built = path.join(root, 'dist', 'main.mjs');
   let entry = 'src/main.ts';
   try {
     readFileSync(built);
