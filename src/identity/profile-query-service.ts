@@ -70,7 +70,7 @@ export interface ProfileLoaders {
   readonly mergesSurvived: DataLoader<string, MergeRow[]>;
 }
 
-export const NO_CHILDREN: ChildWants = {
+const NO_CHILDREN: ChildWants = {
   aliases: false,
   events: false,
   dailyCounts: false,

@@ -3,7 +3,7 @@
  * profiles and aliases, and set-based loaders that fetch one kind of child row for many profiles
  * in one query.
  */
-import { and, asc, count, desc, eq, gt, isNotNull, isNull, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, eq, gt, isNotNull, isNull, or, sql, type SQL } from 'drizzle-orm';
 
 import type { Db } from '../../db/client.js';
 import {
@@ -36,10 +36,6 @@ export interface AliasFilter {
 const ws = sql.placeholder('ws');
 
 export class ProfileRepository {
-  private readonly byId;
-  private readonly byExternalId;
-  private readonly byAlias;
-  private readonly byEmail;
   private readonly byIds;
   private readonly aliasesOf;
   private readonly eventsOf;
@@ -54,41 +50,6 @@ export class ProfileRepository {
     reads: Db = db,
   ) {
     const ids = sql.placeholder('ids');
-    this.byId = reads
-      .select()
-      .from(profiles)
-      .where(and(eq(profiles.workspaceId, ws), eq(profiles.id, sql.placeholder('id'))))
-      .prepare('profile_by_id');
-    this.byExternalId = reads
-      .select()
-      .from(profiles)
-      .where(and(eq(profiles.workspaceId, ws), eq(profiles.externalId, sql.placeholder('x'))))
-      .prepare('profile_by_external_id');
-    this.byAlias = reads
-      .select({ profileId: aliases.profileId })
-      .from(aliases)
-      .where(
-        and(
-          eq(aliases.workspaceId, ws),
-          eq(aliases.aliasLabel, sql.placeholder('label')),
-          eq(aliases.aliasName, sql.placeholder('name')),
-        ),
-      )
-      .prepare('profile_id_by_alias');
-    // Several live profiles may share an email: prefer identified ones, then the freshest.
-    this.byEmail = reads
-      .select()
-      .from(profiles)
-      .where(
-        and(
-          eq(profiles.workspaceId, ws),
-          eq(profiles.email, sql.placeholder('email')),
-          isNull(profiles.mergedInto),
-        ),
-      )
-      .orderBy(sql`${profiles.externalId} is null`, desc(profiles.updatedAt), desc(profiles.id))
-      .limit(1)
-      .prepare('profile_by_email');
     this.byIds = reads
       .select()
       .from(profiles)
@@ -149,30 +110,6 @@ export class ProfileRepository {
       )
       .orderBy(asc(appSessions.appId))
       .prepare('app_sessions_of_profiles');
-  }
-
-  async findById(workspaceId: string, id: string): Promise<ProfileRow | null> {
-    const [row] = await this.byId.execute({ ws: workspaceId, id });
-    return row ?? null;
-  }
-
-  async findByExternalId(workspaceId: string, externalId: string): Promise<ProfileRow | null> {
-    const [row] = await this.byExternalId.execute({ ws: workspaceId, x: externalId });
-    return row ?? null;
-  }
-
-  async findProfileIdByAlias(
-    workspaceId: string,
-    label: string,
-    name: string,
-  ): Promise<string | null> {
-    const [row] = await this.byAlias.execute({ ws: workspaceId, label, name });
-    return row?.profileId ?? null;
-  }
-
-  async findByEmail(workspaceId: string, email: string): Promise<ProfileRow | null> {
-    const [row] = await this.byEmail.execute({ ws: workspaceId, email });
-    return row ?? null;
   }
 
   findByIds(workspaceId: string, ids: readonly string[]): Promise<ProfileRow[]> {
