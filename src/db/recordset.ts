@@ -5,14 +5,16 @@
  *
  * For INSERT ... SELECT only: the record's fields are converted by the function (STABLE for
  * some types), which Citus refuses on column values in an UPDATE or DELETE; those take typed
- * arrays (lib/pg-array.ts).
+ * arrays (unnest.ts).
  */
 import { sql, type SQL } from 'drizzle-orm';
+
+import type { Column } from './unnest.js';
 
 /** `jsonb_to_recordset($1::jsonb) as v(name type, ...)`: each row's keys are the column names. */
 export function recordset(
   rows: readonly Record<string, unknown>[],
-  columns: readonly (readonly [name: string, type: string])[],
+  columns: readonly Column[],
   alias = 'v',
 ): SQL {
   const definition = columns.map(([name, type]) => `${name} ${type}`).join(', ');

@@ -21,8 +21,12 @@ export function unnestRows(
   const arrays = columns.map(
     ([, type], i) => sql`${pgArray(rows.map((r) => r[i]))}::${sql.raw(type)}[]`,
   );
-  const names = columns.map(([name]) => name).join(', ');
-  return sql`unnest(${sql.join(arrays, sql`, `)}) as ${sql.raw(alias)}(${sql.raw(names)})`;
+  return sql`unnest(${sql.join(arrays, sql`, `)}) as ${sql.raw(alias)}(${columnNames(columns)})`;
+}
+
+/** `c1, c2, ...`: the columns' names, as an insert lists them. */
+export function columnNames(columns: readonly Column[]): SQL {
+  return sql.raw(columns.map(([name]) => name).join(', '));
 }
 
 /** `v.c1, v.c2, ...`: the unnested columns, in order. */

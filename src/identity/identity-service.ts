@@ -20,7 +20,7 @@ import {
   type ValidIdentify,
 } from './identify-input.js';
 import { IdentityRepository, type IdentifierSets } from './store/identity-repository.js';
-import { stateWrites } from './store/state-writer.js';
+import { runTogether, stateWrites } from './store/state-writer.js';
 import { TrackRepository } from './store/track-repository.js';
 import type { WorkspaceScope } from './track-service.js';
 
@@ -117,7 +117,7 @@ export class IdentityService {
 
       // Every write at once: one round trip for all of them (see state-writer.ts).
       await Promise.all([
-        ...stateWrites(ws, snapshot, plan.changed).map((statement) => tx.execute(statement)),
+        runTogether(tx, stateWrites(ws, snapshot, plan.changed)),
         this.repo.repointTombstones(
           tx,
           ws,

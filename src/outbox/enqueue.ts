@@ -7,7 +7,7 @@ import { eq, sql } from 'drizzle-orm';
 
 import { workspaces } from '../auth/auth.sql.js';
 import type { Tx } from '../db/client.js';
-import { rowsOf } from '../db/rows.js';
+import { oneWorkspace, rowsOf } from '../db/rows.js';
 import { recordset } from '../db/recordset.js';
 import type { IdentityChange } from '../identity/engine/model.js';
 import type { IdentityMessage, VendorName } from './message.js';
@@ -129,11 +129,8 @@ export async function insertQueued(tx: Tx, rows: readonly NewDelivery[]): Promis
 
 /** One statement for any number of rows of one workspace. */
 function insertRows(rows: readonly NewDelivery[], parked: boolean) {
-  const [first] = rows;
-  if (rows.some((r) => r.workspaceId !== first.workspaceId)) {
-    throw new Error('deliveries are queued one workspace at a time');
-  }
-  const at = (first.createdAt ?? new Date()).toISOString();
+  const workspaceId = oneWorkspace(rows);
+  const at = (rows[0].createdAt ?? new Date()).toISOString();
   const records = rows.map((r) => ({
     vendor: r.vendor,
     type: r.type,
@@ -144,7 +141,7 @@ function insertRows(rows: readonly NewDelivery[], parked: boolean) {
   }));
   return sql`insert into outbox_messages (workspace_id, vendor, type, change_id, profile_id,
       payload, dedupe_key, parked, next_attempt_at, created_at, updated_at)
-    select ${first.workspaceId}::uuid, v.vendor, v.type, v.change_id, v.profile_id, v.payload,
+    select ${workspaceId}::uuid, v.vendor, v.type, v.change_id, v.profile_id, v.payload,
       v.dedupe_key, ${parked}, ${at}::timestamptz, ${at}::timestamptz, ${at}::timestamptz
     from ${recordset(records, DELIVERY_COLUMNS)}`;
 }

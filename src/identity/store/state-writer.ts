@@ -13,7 +13,14 @@
 import { sql, type SQL } from 'drizzle-orm';
 
 import type { Tx } from '../../db/client.js';
-import { iso, unnestRows, type Column, type Value } from '../../db/unnest.js';
+import {
+  columnNames,
+  columnsOf,
+  iso,
+  unnestRows,
+  type Column,
+  type Value,
+} from '../../db/unnest.js';
 import type { ProfileState } from '../engine/model.js';
 import { ACTIVITY_COLUMNS, STANDARD_ATTRIBUTES } from './track-repository.js';
 
@@ -126,9 +133,9 @@ function deleteRows(
   keys: Value[][],
 ): SQL {
   const keyColumns = spec.columns.slice(0, spec.key);
-  const names = keyColumns.map(([name]) => name).join(', ');
   return sql`delete from ${sql.identifier(table)} where workspace_id = ${ws}
-    and (${sql.raw(names)}) in (select ${sql.raw(names)} from ${unnestRows(keyColumns, keys)})`;
+    and (${columnNames(keyColumns)}) in (select ${columnNames(keyColumns)}
+      from ${unnestRows(keyColumns, keys)})`;
 }
 
 /**
@@ -147,8 +154,8 @@ function upsertRows(
     .slice(spec.key)
     .map((n) => `${n} = excluded.${n}`)
     .join(', ');
-  return sql`insert into ${sql.identifier(table)} (workspace_id, ${sql.raw(names.join(', '))})
-    select ${ws}::uuid, ${sql.raw(names.map((n) => `v.${n}`).join(', '))}
+  return sql`insert into ${sql.identifier(table)} (workspace_id, ${columnNames(spec.columns)})
+    select ${ws}::uuid, ${columnsOf(spec.columns)}
     from ${unnestRows(spec.columns, rows)}
     on conflict (${sql.raw(keys)}) do update set ${sql.raw(updates)}`;
 }

@@ -6,8 +6,8 @@ import { and, eq, sql } from 'drizzle-orm';
 
 import type { Tx } from '../../db/client.js';
 import { aliases, profiles } from './profile.sql.js';
-import { rowsOf } from '../../db/rows.js';
-import { columnsOf, iso, unnestRows, type Column } from '../../db/unnest.js';
+import { oneWorkspace, rowsOf } from '../../db/rows.js';
+import { columnNames, columnsOf, iso, unnestRows, type Column } from '../../db/unnest.js';
 import { textArray, uuidArray } from './sql-helpers.js';
 
 /** The standard attributes, as the API names them and as the table stores them. */
@@ -126,18 +126,6 @@ const {
   sessions: SESSION_COLUMNS,
   pushTokens: TOKEN_COLUMNS,
 } = ACTIVITY_COLUMNS;
-
-const columnNames = (columns: readonly Column[]) =>
-  sql.raw(columns.map(([name]) => name).join(', '));
-
-/** The one workspace of rows written together (a statement names one workspace). */
-function oneWorkspace(rows: readonly { workspaceId: string }[]): string {
-  const [{ workspaceId }] = rows;
-  if (rows.some((r) => r.workspaceId !== workspaceId)) {
-    throw new Error('rows of one statement belong to one workspace');
-  }
-  return workspaceId;
-}
 
 export class TrackRepository {
   /**
