@@ -1,6 +1,8 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Database } from '../../src/db/client.js';
+import { rowsOf } from '../../src/db/rows.js';
 import { createServices } from '../../src/gateway.js';
 import type { Services } from '../../src/http/context.js';
 import { anAnonId, anExternalId } from '../helpers/builders.js';
@@ -156,5 +158,46 @@ describe('identifyUsers cost', () => {
     expect(payload.results.every((r) => r.outcome === 'MERGED')).toBe(true);
     expect(forFifty).toBe(forOne);
     expect(forFifty).toBeLessThan(30);
+  });
+
+  it("writes back only the rows a merge changed: the survivor's other rows keep their versions", async () => {
+    const scope = await newScope();
+    const externalId = anExternalId();
+    const anonId = anAnonId();
+    await services.track.track(scope, {
+      events: [{ externalId, name: 'kept', time: ago(1000) }],
+      pushTokens: [{ externalId, appId: 'ios', token: anExternalId('tok') }],
+    });
+    await services.track.track(scope, { events: [{ anonId, name: 'moved', time: ago(1000) }] });
+    const survivor = await services.profiles.findProfile(scope, { externalId });
+    // A row version (xmin) changes whenever the row is written, even with the same values.
+    const versions = async () =>
+      rowsOf<{ row: string; xmin: string }>(
+        await database.db.execute(sql`
+          select 'event ' || name as row, xmin::text from event_summaries
+            where workspace_id = ${scope.workspaceId} and profile_id = ${survivor!.id}
+          union all select 'day ' || name, xmin::text from event_daily_counts
+            where workspace_id = ${scope.workspaceId} and profile_id = ${survivor!.id}
+          union all select 'token ' || app_id, xmin::text from push_tokens
+            where workspace_id = ${scope.workspaceId} and profile_id = ${survivor!.id}
+          order by 1`),
+      );
+    const before = await versions();
+    const payload = await services.identity.identify(scope, {
+      anonIdsToIdentify: [{ externalId, anonId }],
+    });
+    expect(payload.results[0].outcome).toBe('MERGED');
+    const after = await versions();
+    expect(after.map((r) => r.row)).toEqual([
+      'day kept',
+      'day moved',
+      'event kept',
+      'event moved',
+      'token ios',
+    ]);
+    const untouched = ['day kept', 'event kept', 'token ios'];
+    expect(after.filter((r) => untouched.includes(r.row))).toEqual(
+      before.filter((r) => untouched.includes(r.row)),
+    );
   });
 });
