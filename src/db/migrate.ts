@@ -1,7 +1,9 @@
 /**
  * Applies the generated migrations in drizzle/. On PostgreSQL several gateway processes may start
  * at once, and drizzle's migrator is not safe to run concurrently, so it runs under a
- * session-level advisory lock on a dedicated connection.
+ * session-level advisory lock on a dedicated connection. On a database with the `citus`
+ * extension the tables are then made reference or distributed tables (see distribution.ts),
+ * under the same lock.
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -14,6 +16,7 @@ import postgres from 'postgres';
 
 import { packageRoot } from '../lib/package-root.js';
 import type { Database } from './client.js';
+import { distributeTables, hasCitus } from './distribution.js';
 import { rowsOf } from './rows.js';
 
 export const migrationsFolder = path.join(packageRoot(), 'drizzle');
@@ -35,7 +38,9 @@ export async function runMigrations(database: Database, url: string | null): Pro
   try {
     await client`select pg_advisory_lock(${MIGRATION_LOCK_KEY})`;
     try {
-      await migratePostgres(drizzlePostgres(client), { migrationsFolder });
+      const db = drizzlePostgres(client);
+      await migratePostgres(db, { migrationsFolder });
+      if (await hasCitus(db)) await distributeTables(db);
     } finally {
       await client`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
     }

@@ -9,6 +9,7 @@ import { inject } from 'vitest';
 
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { runMigrations } from '../../src/db/migrate.js';
+import { recordStatement } from './statement-recorder.js';
 import { assertTestDatabase } from './test-database-guard.js';
 
 export const onPostgres = inject('databaseUrl') !== null;
@@ -16,6 +17,15 @@ export const onPostgres = inject('databaseUrl') !== null;
 export interface TestDatabaseOptions {
   readonly onQuery?: (query: string, params: readonly unknown[]) => void;
   readonly poolSize?: number;
+}
+
+/** The caller's statement hook, after the Citus lint has seen the statement. */
+function linted(options: TestDatabaseOptions): TestDatabaseOptions['onQuery'] {
+  const own = options.onQuery;
+  return (query, params) => {
+    recordStatement(query, params);
+    own?.(query, params);
+  };
 }
 
 export async function openTestDatabase(options: TestDatabaseOptions = {}): Promise<Database> {
@@ -26,13 +36,13 @@ export async function openTestDatabase(options: TestDatabaseOptions = {}): Promi
       url,
       dataDir: null,
       poolSize: options.poolSize ?? 20,
-      onQuery: options.onQuery,
+      onQuery: linted(options),
     });
   }
   const template = inject('pgliteTemplate');
   if (!template) throw new Error('the test run has no database template');
   const loadDataDir = new Blob([await readFile(template)]);
-  return openDatabase({ url: null, dataDir: null, loadDataDir, onQuery: options.onQuery });
+  return openDatabase({ url: null, dataDir: null, loadDataDir, onQuery: linted(options) });
 }
 
 /** The URL of the run's PostgreSQL database, or null on the embedded database. */
@@ -82,7 +92,7 @@ export async function openOwnDatabase(
     url: scratch.url,
     dataDir: null,
     poolSize: options.poolSize ?? 10,
-    onQuery: options.onQuery,
+    onQuery: linted(options),
   });
   await runMigrations(database, scratch.url);
   return {

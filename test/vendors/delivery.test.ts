@@ -66,8 +66,12 @@ async function newScope(
           },
     braze: options.braze === false ? null : { apiKey: BRAZE_KEY, restEndpoint: braze.url },
   });
+  latestWorkspace = workspace.id;
   return { workspaceId: workspace.id, anonIdLabel: workspace.anonIdLabel };
 }
+
+/** The workspace of the latest scope: each test makes its scope and reads its deliveries. */
+let latestWorkspace = '';
 
 /** An identified user and an anonymous one, merged; returns the merge's change id. */
 async function mergeOne(scope: Scope, externalId = anExternalId()) {
@@ -86,11 +90,14 @@ async function mergeOne(scope: Scope, externalId = anExternalId()) {
   return { externalId, anonId, changeId: result.changeId! };
 }
 
+/** Deliveries of a change of the workspace of the test's latest scope. */
 async function rowsOf(changeId: string) {
   return database.db
     .select()
     .from(outboxMessages)
-    .where(eq(outboxMessages.changeId, changeId))
+    .where(
+      and(eq(outboxMessages.workspaceId, latestWorkspace), eq(outboxMessages.changeId, changeId)),
+    )
     .orderBy(outboxMessages.vendor);
 }
 
