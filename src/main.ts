@@ -35,6 +35,7 @@ try {
     dataDir: config.db.dataDir,
     poolSize: config.db.poolSize,
     readPoolSize: config.db.readPoolSize,
+    timeouts: config.db.timeouts,
   });
 } catch (error) {
   if (!(error instanceof DataDirLockedError)) throw error;

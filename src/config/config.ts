@@ -13,6 +13,10 @@ const optionalString = z
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
+/** Milliseconds, 0 for no limit, at most a day. */
+const timeLimit = (fallback: number) =>
+  z.coerce.number().int().min(0).max(86_400_000).default(fallback);
+
 const urlString = z.string().trim().url();
 
 const envSchema = z.object({
@@ -27,6 +31,9 @@ const envSchema = z.object({
   DATA_DIR: z.string().trim().min(1).default('./.data'),
   DATABASE_POOL_SIZE: positiveInt(10),
   DATABASE_READ_POOL_SIZE: positiveInt(2),
+  DATABASE_STATEMENT_TIMEOUT_MS: timeLimit(30_000),
+  DATABASE_LOCK_TIMEOUT_MS: timeLimit(10_000),
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: timeLimit(60_000),
   BOOTSTRAP_API_KEY: optionalString.pipe(
     z.string().min(24, 'must be at least 24 characters').optional(),
   ),
@@ -71,6 +78,16 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const US_MIXPANEL_HOST = 'https://api.mixpanel.com';
 
+/** PostgreSQL's time limits for a session, in milliseconds (0: none). */
+export interface DatabaseTimeouts {
+  /** Longest a statement may run, waiting for locks included (statement_timeout). */
+  readonly statementMs: number;
+  /** Longest a statement may wait for one lock, row or advisory (lock_timeout). */
+  readonly lockMs: number;
+  /** Longest a transaction may sit idle before the server ends the session. */
+  readonly idleInTransactionMs: number;
+}
+
 export interface MixpanelSettings {
   readonly token: string;
   readonly apiHost: string;
@@ -101,6 +118,8 @@ export interface Config {
     readonly dataDir: string;
     readonly poolSize: number;
     readonly readPoolSize: number;
+    /** PostgreSQL's time limits for every session of the gateway (0: none). */
+    readonly timeouts: DatabaseTimeouts;
   };
   readonly auth: {
     readonly bootstrapApiKey: string | null;
@@ -185,6 +204,11 @@ export function loadConfig(env: Env): Config {
       dataDir: e.DATA_DIR,
       poolSize: e.DATABASE_POOL_SIZE,
       readPoolSize: e.DATABASE_READ_POOL_SIZE,
+      timeouts: {
+        statementMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+        lockMs: e.DATABASE_LOCK_TIMEOUT_MS,
+        idleInTransactionMs: e.DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS,
+      },
     },
     auth: { bootstrapApiKey: e.BOOTSTRAP_API_KEY ?? null, keyCacheMs: e.AUTH_KEY_CACHE_MS },
     limits: {

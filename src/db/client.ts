@@ -12,6 +12,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
 
+import type { DatabaseTimeouts } from '../config/config.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { PreparePolicy, preparing } from './prepared-statements.js';
 import * as schema from './schema.js';
@@ -51,6 +52,11 @@ export interface OpenOptions {
   readonly loadDataDir?: Blob;
   /** Called with every SQL statement drizzle sends (tests count and explain queries with it). */
   readonly onQuery?: (query: string, params: readonly unknown[]) => void;
+  /**
+   * PostgreSQL only: time limits of every session, sent when a connection opens. The embedded
+   * database runs one statement at a time inside this process and has none.
+   */
+  readonly timeouts?: DatabaseTimeouts;
 }
 
 export async function openDatabase(options: OpenOptions): Promise<Database> {
@@ -58,7 +64,13 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
     ? { logQuery: (query, params) => options.onQuery?.(query, params) }
     : undefined;
   if (options.url) {
-    return openPostgres(options.url, options.poolSize ?? 10, options.readPoolSize ?? 2, logger);
+    return openPostgres(
+      options.url,
+      options.poolSize ?? 10,
+      options.readPoolSize ?? 2,
+      logger,
+      options.timeouts,
+    );
   }
   return openPglite(options.dataDir, options.loadDataDir, logger);
 }
@@ -68,9 +80,11 @@ function openPostgres(
   poolSize: number,
   readPoolSize: number,
   logger: Logger | undefined,
+  timeouts: DatabaseTimeouts | undefined,
 ): Database {
+  const connection = timeouts ? sessionLimits(timeouts) : {};
   const open = (max: number) => {
-    const client = postgres(url, { max, onnotice: () => {} });
+    const client = postgres(url, { max, onnotice: () => {}, connection });
     const db = drizzlePostgres(preparing(client, new PreparePolicy()), {
       schema,
       logger,
@@ -88,6 +102,15 @@ function openPostgres(
     close: async () => {
       await Promise.all([main.client.end({ timeout: 5 }), reads.client.end({ timeout: 5 })]);
     },
+  };
+}
+
+/** Startup parameters of a session (0 turns a limit off, as in PostgreSQL). */
+function sessionLimits(t: DatabaseTimeouts): Record<string, string> {
+  return {
+    statement_timeout: String(t.statementMs),
+    lock_timeout: String(t.lockMs),
+    idle_in_transaction_session_timeout: String(t.idleInTransactionMs),
   };
 }
 

@@ -35,6 +35,36 @@ export function sqlState(error: unknown): string | undefined {
   return undefined;
 }
 
+/** Why a request could not be served now although nothing is wrong with it. */
+export type UnavailableReason =
+  'CONTENTION' | 'LOCK_TIMEOUT' | 'STATEMENT_TIMEOUT' | 'TRANSACTION_TIMEOUT';
+
+export interface Unavailable {
+  readonly reason: UnavailableReason;
+  /** When a retry is worth it: soon after a lost race, later after a time limit. */
+  readonly retryAfterMs: number;
+}
+
+/** SQLSTATEs of PostgreSQL's time limits (see DATABASE_*_TIMEOUT_MS). */
+const TIME_LIMITS: Readonly<Record<string, UnavailableReason>> = {
+  '55P03': 'LOCK_TIMEOUT', // lock_not_available: lock_timeout
+  '57014': 'STATEMENT_TIMEOUT', // query_canceled: statement_timeout
+  '25P03': 'TRANSACTION_TIMEOUT', // idle_in_transaction_session_timeout
+};
+
+/**
+ * A failure the caller should simply retry: the transaction lost every race it ran, or a
+ * database time limit ended it (its locks and connection are given back). Null otherwise.
+ */
+export function unavailableBecause(error: unknown): Unavailable | null {
+  if (error instanceof TransactionRetriesExhaustedError) {
+    return { reason: 'CONTENTION', retryAfterMs: 100 };
+  }
+  const state = sqlState(error);
+  const reason = state === undefined ? undefined : TIME_LIMITS[state];
+  return reason ? { reason, retryAfterMs: 1000 } : null;
+}
+
 export function isRetryable(error: unknown): boolean {
   if (error instanceof RaceLostError) return true;
   const state = sqlState(error);

@@ -1,12 +1,14 @@
 /**
  * The one place that decides what a caller sees of an error: known codes pass with their message,
- * anything else is logged with its cause and answered as INTERNAL_SERVER_ERROR, with no stack and
- * no SQL.
+ * a failure worth retrying (lost races, a database time limit) is answered UNAVAILABLE with
+ * `reason` and `retryAfterMs`, anything else is logged with its cause and answered as
+ * INTERNAL_SERVER_ERROR, with no stack and no SQL.
  */
 import { GraphQLError, type GraphQLFormattedError } from 'graphql';
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { Logger } from 'pino';
 
+import { unavailableBecause, type UnavailableReason } from '../db/transaction.js';
 import { AppError } from '../lib/app-error.js';
 import { safeError } from '../log.js';
 
@@ -26,9 +28,33 @@ const PUBLIC_CODES = new Set([
   'PERSISTED_QUERY_NOT_SUPPORTED',
 ]);
 
-export function createFormatError(logger: Logger) {
+const UNAVAILABLE_MESSAGES: Readonly<Record<UnavailableReason, string>> = {
+  CONTENTION: 'other requests kept changing the same users; nothing was changed, retry',
+  LOCK_TIMEOUT: 'waited too long for another request on the same users; nothing was changed, retry',
+  STATEMENT_TIMEOUT: 'the database took too long; nothing was changed, retry',
+  TRANSACTION_TIMEOUT: 'the database ended a stalled transaction; nothing was changed, retry',
+};
+
+export function createFormatError(
+  logger: Logger,
+  onUnavailable: (reason: UnavailableReason) => void = () => {},
+) {
   return (formatted: GraphQLFormattedError, error: unknown): GraphQLFormattedError => {
     const original = unwrapResolverError(error);
+    const unavailable = unavailableBecause(original);
+    if (unavailable) {
+      onUnavailable(unavailable.reason);
+      logger.warn(
+        { err: safeError(original), path: formatted.path, reason: unavailable.reason },
+        'request answered UNAVAILABLE',
+      );
+      return {
+        message: UNAVAILABLE_MESSAGES[unavailable.reason],
+        locations: formatted.locations,
+        path: formatted.path,
+        extensions: { code: 'UNAVAILABLE', ...unavailable },
+      };
+    }
     if (original instanceof AppError) {
       return {
         message: original.message,

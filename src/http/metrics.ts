@@ -19,6 +19,7 @@ export class Metrics {
   readonly retries: Counter<'vendor'>;
   readonly claims: Histogram;
   readonly retained: Counter;
+  readonly unavailable: Counter<'reason'>;
 
   constructor(db: Db) {
     const registers = [this.registry];
@@ -58,6 +59,12 @@ export class Metrics {
       name: 'igw_outbox_claim_duration_seconds',
       help: 'Time to claim one batch of deliveries (one workspace and vendor)',
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.unavailable = new Counter({
+      name: 'igw_unavailable_total',
+      help: 'Requests answered UNAVAILABLE (retry later), by reason: CONTENTION (lost races), LOCK_TIMEOUT, STATEMENT_TIMEOUT, TRANSACTION_TIMEOUT',
+      labelNames: ['reason'],
       registers,
     });
     this.retained = new Counter({

@@ -56,7 +56,7 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     includeStacktraceInErrorResponses: false,
     // main.ts owns shutdown: it stops HTTP first, then closes the database (and its lock).
     stopOnTerminationSignals: false,
-    formatError: createFormatError(logger),
+    formatError: createFormatError(logger, (reason) => metrics.unavailable.inc({ reason })),
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
       // No @cacheControl hints are used: without this, Apollo instruments every field it resolves.

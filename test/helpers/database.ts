@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import postgres from 'postgres';
 import { inject } from 'vitest';
 
+import type { DatabaseTimeouts } from '../../src/config/config.js';
 import { openDatabase, type Database } from '../../src/db/client.js';
 import { runMigrations } from '../../src/db/migrate.js';
 import { recordStatement } from './statement-recorder.js';
@@ -17,6 +18,7 @@ export const onPostgres = inject('databaseUrl') !== null;
 export interface TestDatabaseOptions {
   readonly onQuery?: (query: string, params: readonly unknown[]) => void;
   readonly poolSize?: number;
+  readonly timeouts?: DatabaseTimeouts;
 }
 
 /** The caller's statement hook, after the Citus lint has seen the statement. */
@@ -37,6 +39,7 @@ export async function openTestDatabase(options: TestDatabaseOptions = {}): Promi
       dataDir: null,
       poolSize: options.poolSize ?? 20,
       onQuery: linted(options),
+      timeouts: options.timeouts,
     });
   }
   const template = inject('pgliteTemplate');

@@ -42,11 +42,16 @@ export async function startTestGateway(
   options: { logLines?: string[] } = {},
 ): Promise<TestGateway> {
   const queries: string[] = [];
-  const database = await openTestDatabase({ onQuery: (q) => queries.push(q) });
+  const config = testConfig(env);
+  const database = await openTestDatabase({
+    onQuery: (q) => queries.push(q),
+    timeouts: config.db.timeouts,
+    ...(env['DATABASE_POOL_SIZE'] ? { poolSize: config.db.poolSize } : {}),
+  });
   const logger = options.logLines
     ? createLogger('debug', { write: (line: string) => void options.logLines!.push(line) })
     : pino({ level: process.env['DEBUG_LOG'] ?? 'silent' });
-  const gateway = await startGateway(testConfig(env), database, logger);
+  const gateway = await startGateway(config, database, logger);
   const url = gateway.server.url.replace('0.0.0.0', '127.0.0.1');
   let n = 0;
   return {

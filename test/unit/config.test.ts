@@ -11,7 +11,13 @@ describe('loadConfig', () => {
       playground: true,
       introspection: true,
     });
-    expect(config.db).toEqual({ url: null, dataDir: './.data', poolSize: 10, readPoolSize: 2 });
+    expect(config.db).toEqual({
+      url: null,
+      dataDir: './.data',
+      poolSize: 10,
+      readPoolSize: 2,
+      timeouts: { statementMs: 30_000, lockMs: 10_000, idleInTransactionMs: 60_000 },
+    });
     expect(config.auth).toEqual({ bootstrapApiKey: null, keyCacheMs: 2000 });
     expect(config.outbox).toMatchObject({
       batchSize: 500,
@@ -34,6 +40,8 @@ describe('loadConfig', () => {
         MAX_IDS_PER_PROFILE: '0',
         BRAZE_API_KEY: 'k',
         MIXPANEL_SERVICE_ACCOUNT: 'u:s',
+        DATABASE_LOCK_TIMEOUT_MS: '-1',
+        DATABASE_STATEMENT_TIMEOUT_MS: 'soon',
       });
     } catch (e) {
       error = e;
@@ -47,6 +55,8 @@ describe('loadConfig', () => {
       'BRAZE_API_KEY',
       'MIXPANEL_PROJECT_ID',
       'MIXPANEL_TOKEN',
+      'DATABASE_LOCK_TIMEOUT_MS',
+      'DATABASE_STATEMENT_TIMEOUT_MS',
     ]) {
       expect(problems).toContain(name);
     }
