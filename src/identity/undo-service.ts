@@ -10,7 +10,7 @@ import { inTransaction } from '../db/transaction.js';
 import { AppError, badInput } from '../lib/app-error.js';
 import { isUuid, uuidv7 } from '../lib/uuid.js';
 import { recordUnsupportedChange } from '../outbox/enqueue.js';
-import { identifierKey } from './engine/identifiers.js';
+import { identifierKey, profileIdentifierKeys } from './engine/identifiers.js';
 import type { ProfileState } from './engine/model.js';
 import { planUndo } from './engine/plan-undo.js';
 import { runTogether, stateWrites } from './store/state-writer.js';
@@ -40,10 +40,19 @@ export class UndoService {
     return inTransaction(this.db, async (tx) => {
       const now = this.clock();
       const merge = await this.lockMerge(tx, ws, mergeId);
+      const survivorBefore = reviveProfile(merge.survivorBefore);
+      const absorbedBefore = reviveProfile(merge.absorbedBefore);
+      // Every identifier of both profiles, exclusively, as identifyUsers locks them: the absorbed
+      // profile's identifiers move back, so a tracking or identification naming one waits for
+      // this undo and then finds the profile that holds it.
       await this.locks.lockIdentifiers(
         tx,
         ws,
-        [identifierKey({ kind: 'externalId', externalId: merge.externalId })],
+        [
+          identifierKey({ kind: 'externalId', externalId: merge.externalId }),
+          ...profileIdentifierKeys(survivorBefore),
+          ...profileIdentifierKeys(absorbedBefore),
+        ],
         'exclusive',
       );
       const rows = await this.repo.lockProfiles(tx, ws, [merge.survivorId, merge.absorbedId]);
@@ -59,8 +68,8 @@ export class UndoService {
       const plan = planUndo(
         {
           behavior: merge.behavior,
-          survivorBefore: reviveProfile(merge.survivorBefore),
-          absorbedBefore: reviveProfile(merge.absorbedBefore),
+          survivorBefore,
+          absorbedBefore,
           changedFields: merge.changedFields,
         },
         survivor,

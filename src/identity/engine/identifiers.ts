@@ -95,3 +95,20 @@ export function identifierKey(ref: IdentifierRef): string {
       return `e\u0001${normalizeEmail(ref.email)}`;
   }
 }
+
+/**
+ * The lock keys of every identifier a profile holds: its external id, aliases (anon ids
+ * included) and email. A writer that moves identifiers between profiles locks all of them.
+ */
+export function profileIdentifierKeys(p: {
+  readonly externalId: string | null;
+  readonly aliases: readonly { readonly aliasLabel: string; readonly aliasName: string }[];
+  readonly attributes?: { readonly email?: string | null };
+}): string[] {
+  const keys = p.aliases.map((a) => identifierKey({ kind: 'alias', ...a }));
+  if (p.externalId !== null)
+    keys.push(identifierKey({ kind: 'externalId', externalId: p.externalId }));
+  const email = p.attributes?.email;
+  if (email) keys.push(identifierKey({ kind: 'email', email }));
+  return keys;
+}
