@@ -14,6 +14,7 @@ import { AliasService } from './identity/alias-service.js';
 import { IdentityService } from './identity/identity-service.js';
 import { ProfileQueryService } from './identity/profile-query-service.js';
 import { TrackService } from './identity/track-service.js';
+import { deleteExpiredIdempotencyKeys } from './identity/store/idempotency-retention.js';
 import { UndoService } from './identity/undo-service.js';
 import { DeliveryService } from './outbox/delivery-service.js';
 import {
@@ -36,10 +37,16 @@ export function createServices(
     profiles: new ProfileQueryService(db, clock, database.reads),
     track: new TrackService(db, clock),
     aliases: new AliasService(db, config.limits.maxIdsPerProfile, clock),
-    identity: new IdentityService(db, config.limits.maxIdsPerProfile, clock, (results, scope) => {
-      for (const r of results) metrics?.identifyOutcomes.inc({ outcome: r.outcome });
-      if (results.some((r) => r.changeId !== null)) queued(scope.workspaceId);
-    }),
+    identity: new IdentityService(
+      db,
+      config.limits.maxIdsPerProfile,
+      clock,
+      (results, scope) => {
+        for (const r of results) metrics?.identifyOutcomes.inc({ outcome: r.outcome });
+        if (results.some((r) => r.changeId !== null)) queued(scope.workspaceId);
+      },
+      config.limits.idempotencyTtlMs,
+    ),
     deliveries: new DeliveryService(db, clock),
     undo: new UndoService(db, clock),
   };
@@ -93,6 +100,13 @@ export async function startGateway(
   dispatcher = config.outbox.dispatcher
     ? new Dispatcher(database.db, logger, dispatcherOptions(config), {
         observer: metrics.dispatcherObserver(),
+        sweep: (workspaceId, now, limit) =>
+          deleteExpiredIdempotencyKeys(
+            database.db,
+            workspaceId,
+            new Date(now.getTime() - config.limits.idempotencyTtlMs),
+            limit,
+          ),
       })
     : null;
   dispatcher?.start();

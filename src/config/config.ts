@@ -52,6 +52,11 @@ const envSchema = z.object({
   MAX_IDS_PER_PROFILE: positiveInt(500),
   RATE_LIMIT_PER_MINUTE: positiveInt(6000),
   AUTH_KEY_CACHE_MS: z.coerce.number().int().min(0).max(60_000).default(2000),
+  IDEMPOTENCY_TTL_HOURS: z.coerce
+    .number()
+    .positive()
+    .max(24 * 365)
+    .default(24),
   MAX_BODY_BYTES: positiveInt(1024 * 1024),
   MAX_QUERY_DEPTH: positiveInt(15),
   MAX_QUERY_COST: positiveInt(50_000),
@@ -126,7 +131,12 @@ export interface Config {
     /** How long a key once found is trusted without the database (0: ask every time). */
     readonly keyCacheMs: number;
   };
-  readonly limits: { readonly maxIdsPerProfile: number; readonly rateLimitPerMinute: number };
+  readonly limits: {
+    readonly maxIdsPerProfile: number;
+    readonly rateLimitPerMinute: number;
+    /** How long an identifyUsers idempotency key answers repeats; then it is forgotten. */
+    readonly idempotencyTtlMs: number;
+  };
   /** Vendor settings of the default workspace; null when the vendor is not configured. */
   readonly mixpanel: MixpanelSettings | null;
   readonly braze: BrazeSettings | null;
@@ -214,6 +224,7 @@ export function loadConfig(env: Env): Config {
     limits: {
       maxIdsPerProfile: e.MAX_IDS_PER_PROFILE,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
+      idempotencyTtlMs: Math.round(e.IDEMPOTENCY_TTL_HOURS * 3_600_000),
     },
     mixpanel: e.MIXPANEL_TOKEN
       ? {

@@ -22,6 +22,7 @@ import {
 import { IdentityRepository, type IdentifierSets } from './store/identity-repository.js';
 import { runTogether, stateWrites } from './store/state-writer.js';
 import { TrackRepository } from './store/track-repository.js';
+import { firstDayOfWindow } from './track-aggregate.js';
 import type { WorkspaceScope } from './track-service.js';
 
 /** An item's result, with the id its vendor deliveries are filed under (null when no change). */
@@ -47,6 +48,8 @@ export class IdentityService {
       results: readonly IdentifyItemResult[],
       scope: WorkspaceScope,
     ) => void = () => {},
+    /** How long an idempotency key answers repeats (IDEMPOTENCY_TTL_HOURS). */
+    private readonly idempotencyTtlMs = 86_400_000,
   ) {}
 
   async identify(
@@ -77,7 +80,8 @@ export class IdentityService {
         this.repo.lockProfilesHolding(tx, ws, identifierSets(refs)),
         valid.dryRun ? null : configuredVendors(tx, ws),
       ]);
-      if (stored) {
+      // A key older than its time to live is forgotten: the request runs as a new one.
+      if (stored && stored.createdAt.getTime() > now.getTime() - this.idempotencyTtlMs) {
         if (stored.requestHash !== requestHash || stored.operation !== 'identifyUsers') {
           throw conflict('idempotencyKey was used before with a different request');
         }
@@ -124,6 +128,12 @@ export class IdentityService {
           plan.merges.map((m) => ({ from: m.absorbedId, to: m.survivorId })),
         ),
         this.repo.insertMerges(tx, ws, plan.merges, now),
+        this.locks.pruneDailyCounts(
+          tx,
+          ws,
+          plan.changed.map((p) => p.id),
+          firstDayOfWindow(now),
+        ),
         enqueueIdentityChanges(
           tx,
           { workspaceId: ws, anonIdLabel: scope.anonIdLabel, now, vendors: vendors! },

@@ -7,7 +7,7 @@ import { inTransaction, RaceLostError } from '../db/transaction.js';
 import { uuidv7 } from '../lib/uuid.js';
 import { identifierKey, type IdentifierRef } from './engine/identifiers.js';
 import { TrackRepository } from './store/track-repository.js';
-import { aggregateTrack } from './track-aggregate.js';
+import { aggregateTrack, firstDayOfWindow } from './track-aggregate.js';
 import { validateTrack, type Located, type TrackUsersRequest } from './track-input.js';
 
 export interface WorkspaceScope {
@@ -55,6 +55,12 @@ export class TrackService {
         this.repo.applyAttributes(tx, ws, writes.attributes),
         this.repo.addEvents(tx, ws, writes.events),
         this.repo.addDailyCounts(tx, ws, writes.dailyCounts),
+        this.repo.pruneDailyCounts(
+          tx,
+          ws,
+          writes.dailyCounts.map((d) => d.profileId),
+          firstDayOfWindow(now),
+        ),
         this.repo.addPurchases(tx, ws, writes.purchases),
         this.repo.addSessions(tx, ws, writes.sessions),
         this.repo.upsertPushTokens(tx, ws, writes.pushTokens, now),

@@ -16,7 +16,7 @@ import { planUndo } from './engine/plan-undo.js';
 import { runTogether, stateWrites } from './store/state-writer.js';
 import { IdentityRepository } from './store/identity-repository.js';
 import { merges } from './store/journal.sql.js';
-import type { MergeRow } from './store/merge-repository.js';
+import { MERGE_COLUMNS, type MergeRow } from './store/merge-repository.js';
 import { TrackRepository } from './store/track-repository.js';
 import type { WorkspaceScope } from './track-service.js';
 
@@ -89,7 +89,7 @@ export class UndoService {
         .update(merges)
         .set({ undoneAt: now })
         .where(and(eq(merges.workspaceId, ws), eq(merges.id, mergeId)))
-        .returning();
+        .returning(MERGE_COLUMNS);
       await recordUnsupportedChange(
         tx,
         { workspaceId: ws, now },
@@ -105,7 +105,7 @@ export class UndoService {
     });
   }
 
-  private async lockMerge(tx: Tx, ws: string, id: string): Promise<MergeRow> {
+  private async lockMerge(tx: Tx, ws: string, id: string): Promise<typeof merges.$inferSelect> {
     const [row] = await tx
       .select()
       .from(merges)

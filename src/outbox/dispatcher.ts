@@ -76,6 +76,11 @@ export interface DispatcherDeps {
   readonly clock?: () => Date;
   readonly random?: () => number;
   readonly observer?: DispatcherObserver;
+  /**
+   * Other retention run by the same periodic pass, one workspace at a time: deletes up to
+   * `limit` expired rows and returns how many (expired idempotency records).
+   */
+  readonly sweep?: (workspaceId: string, now: Date, limit: number) => Promise<number>;
 }
 
 const VENDORS: readonly VendorName[] = ['BRAZE', 'MIXPANEL'];
@@ -98,6 +103,7 @@ export class Dispatcher {
   private readonly brazeBudget: RateLimiterDrizzle;
   private readonly clock: () => Date;
   private readonly observer: DispatcherObserver;
+  private readonly sweep: DispatcherDeps['sweep'];
   private readonly stopping = new AbortController();
   private readonly slots = new Map<string, Slot>();
   /** Rows this dispatcher holds and has not finished, by lane key: released on stop. */
@@ -114,6 +120,7 @@ export class Dispatcher {
   ) {
     this.clock = deps.clock ?? (() => new Date());
     this.observer = deps.observer ?? {};
+    this.sweep = deps.sweep;
     this.queue = new QueueRepository(db);
     this.policy = new OutcomePolicy(options, this.clock, deps.random ?? Math.random);
     this.retention = new OutboxRetention(this.queue, options, this.clock, this.stopping.signal);
@@ -182,6 +189,15 @@ export class Dispatcher {
     const ids = this.settings.size > 0 ? [...this.settings.keys()] : await this.workspaceIds();
     const removed = await this.retention.run(ids);
     if (removed > 0) this.observer.removed?.(removed);
+    if (this.sweep) {
+      const limit = this.options.retentionBatchSize;
+      for (const id of ids) {
+        while (
+          !this.stopping.signal.aborted &&
+          (await this.sweep(id, this.clock(), limit)) === limit
+        );
+      }
+    }
     return removed;
   }
 

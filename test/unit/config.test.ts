@@ -26,7 +26,11 @@ describe('loadConfig', () => {
       retentionMs: 7 * 86_400_000,
       deadRetentionMs: 30 * 86_400_000,
     });
-    expect(config.limits).toEqual({ maxIdsPerProfile: 500, rateLimitPerMinute: 6000 });
+    expect(config.limits).toEqual({
+      maxIdsPerProfile: 500,
+      rateLimitPerMinute: 6000,
+      idempotencyTtlMs: 86_400_000,
+    });
     expect(config.mixpanel).toBeNull();
     expect(config.braze).toBeNull();
   });

@@ -216,6 +216,18 @@ export class IdentityRepository {
       createdAt: Date;
     },
   ) {
-    return tx.insert(idempotencyKeys).values(row);
+    // An expired record of the same key is replaced (the caller holds the key's lock).
+    return tx
+      .insert(idempotencyKeys)
+      .values(row)
+      .onConflictDoUpdate({
+        target: [idempotencyKeys.workspaceId, idempotencyKeys.key],
+        set: {
+          operation: row.operation,
+          requestHash: row.requestHash,
+          result: row.result,
+          createdAt: row.createdAt,
+        },
+      });
   }
 }

@@ -40,5 +40,9 @@ export const idempotencyKeys = pgTable(
     result: jsonb('result').$type<unknown>().notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [primaryKey({ columns: [t.workspaceId, t.key] })],
+  (t) => [
+    primaryKey({ columns: [t.workspaceId, t.key] }),
+    // Retention: expired records by age.
+    index('idempotency_keys_created_idx').on(t.workspaceId, t.createdAt),
+  ],
 );

@@ -1,11 +1,22 @@
-/** Reads of the merge journal. */
-import { and, desc, eq, lt, or, sql, type SQL } from 'drizzle-orm';
+/**
+ * Reads of the merge journal, of what the API shows: never the prior states kept for undoMerge
+ * (two whole profiles per merge), which only the undo reads.
+ */
+import { and, desc, eq, getTableColumns, lt, or, sql, type SQL } from 'drizzle-orm';
 
 import type { Db } from '../../db/client.js';
 import { count } from 'drizzle-orm';
 import { merges } from './journal.sql.js';
 
-export type MergeRow = typeof merges.$inferSelect;
+const {
+  survivorBefore: _survivorBefore,
+  absorbedBefore: _absorbedBefore,
+  ...shown
+} = getTableColumns(merges);
+/** The journal's columns the API reads. */
+export const MERGE_COLUMNS = shown;
+
+export type MergeRow = Omit<typeof merges.$inferSelect, 'survivorBefore' | 'absorbedBefore'>;
 
 const ws = sql.placeholder('ws');
 
@@ -16,12 +27,12 @@ export class MergeRepository {
   constructor(private readonly db: Db) {
     const ids = sql.placeholder('ids');
     this.byIds = db
-      .select()
+      .select(MERGE_COLUMNS)
       .from(merges)
       .where(and(eq(merges.workspaceId, ws), sql`${merges.id} = any(${ids}::uuid[])`))
       .prepare('merges_by_ids');
     this.bySurvivors = db
-      .select()
+      .select(MERGE_COLUMNS)
       .from(merges)
       .where(and(eq(merges.workspaceId, ws), sql`${merges.survivorId} = any(${ids}::uuid[])`))
       .orderBy(desc(merges.id))
@@ -44,7 +55,7 @@ export class MergeRepository {
     limit: number,
   ): Promise<MergeRow[]> {
     return this.db
-      .select()
+      .select(MERGE_COLUMNS)
       .from(merges)
       .where(
         and(this.filter(workspaceId, profileId), beforeId ? lt(merges.id, beforeId) : undefined),

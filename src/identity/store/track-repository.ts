@@ -329,6 +329,23 @@ export class TrackRepository {
         count = event_daily_counts.count + excluded.count`);
   }
 
+  /**
+   * Deletes the daily counts of these profiles older than the read window (they are never read
+   * again), so a profile's rows do not grow with its age. Run by the writes that touch them.
+   */
+  async pruneDailyCounts(
+    tx: Tx,
+    workspaceId: string,
+    profileIds: readonly string[],
+    firstDay: string,
+  ): Promise<void> {
+    if (profileIds.length === 0) return;
+    await tx.execute(sql`
+      delete from event_daily_counts
+      where workspace_id = ${workspaceId} and profile_id = any(${uuidArray([...new Set(profileIds)])})
+        and day < ${firstDay}::date`);
+  }
+
   async addPurchases(
     tx: Tx,
     workspaceId: string,

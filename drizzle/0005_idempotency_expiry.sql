@@ -1,0 +1,1 @@
+CREATE INDEX "idempotency_keys_created_idx" ON "idempotency_keys" USING btree ("workspace_id","created_at");
