@@ -124,7 +124,7 @@ async function openPglite(
   if (dataDir) {
     const dir = path.resolve(dataDir);
     await mkdir(dir, { recursive: true });
-    lock = acquireDataDirLock(dir);
+    lock = await acquireDataDirLock(dir);
     pgDir = path.join(dir, 'pgdata');
   }
   // Loaded only when used: a gateway on a PostgreSQL server never pays for the embedded one.

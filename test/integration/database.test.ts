@@ -1,3 +1,6 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -16,6 +19,27 @@ const cleanup: (() => Promise<void>)[] = [];
 afterEach(async () => {
   while (cleanup.length) await cleanup.pop()!();
 });
+
+/**
+ * A separate process that takes the folder's lock and keeps it until killed; rejects when the
+ * child could not take it (it exits with the error).
+ */
+function holdInChild(dir: string): Promise<ChildProcess> {
+  const code = `
+    import { acquireDataDirLock } from './src/db/data-dir-lock.ts';
+    await acquireDataDirLock(${JSON.stringify(dir)});
+    console.log('locked');
+    setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  return new Promise((resolve, reject) => {
+    child.stdout.on('data', (d: Buffer) => {
+      if (d.toString().includes('locked')) resolve(child);
+    });
+    child.once('exit', (code) => reject(new Error(`the child exited with ${code}`)));
+  });
+}
 
 async function tempDir(): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), 'igw-data-'));
@@ -76,19 +100,50 @@ describe('the embedded database in a data folder', () => {
     );
   });
 
-  it('takes over a lock left behind by a process that is gone', async () => {
+  it('takes over an old lock file, even one that names this very pid', async () => {
+    // A restarted container's gateway often has the pid its predecessor had; no pid is trusted.
     const dir = await tempDir();
-    await writeFile(path.join(dir, 'gateway.lock'), '2147483646');
-    const lock = acquireDataDirLock(dir);
+    await writeFile(path.join(dir, 'gateway.lock'), String(process.pid));
+    const lock = await acquireDataDirLock(dir);
     lock.release();
-    const again = acquireDataDirLock(dir);
+    const again = await acquireDataDirLock(dir);
     again.release();
+  });
+
+  it('is free again once the process holding it is killed', async () => {
+    const dir = await tempDir();
+    const holder = await holdInChild(dir);
+    await expect(acquireDataDirLock(dir)).rejects.toThrow(
+      new RegExp(`in use by another gateway process \\(pid ${holder.pid}\\)`),
+    );
+    holder.kill('SIGKILL');
+    await once(holder, 'exit');
+    // The socket file is still there; nobody answers on it any more.
+    expect(existsSync(path.join(dir, 'gateway.lock'))).toBe(true);
+    const lock = await acquireDataDirLock(dir);
+    lock.release();
+  });
+
+  it('gives the folder to exactly one of many processes starting at once', async () => {
+    const dir = await tempDir();
+    const results = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        holdInChild(dir).then(
+          (child) => ({ child, ok: true }),
+          () => ({ child: null, ok: false }),
+        ),
+      ),
+    );
+    for (const r of results) if (r.child) cleanup.push(async () => void r.child.kill('SIGKILL'));
+    expect(results.filter((r) => r.ok)).toHaveLength(1);
   });
 
   it('names the process that holds the folder', async () => {
     const dir = await tempDir();
-    const lock = acquireDataDirLock(dir);
+    const lock = await acquireDataDirLock(dir);
     cleanup.push(async () => lock.release());
-    expect(() => acquireDataDirLock(dir)).toThrow(/in use by another gateway process \(pid \d+\)/);
+    await expect(acquireDataDirLock(dir)).rejects.toThrow(
+      new RegExp(`in use by another gateway process \\(pid ${process.pid}\\)`),
+    );
   });
 });

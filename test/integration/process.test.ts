@@ -41,8 +41,9 @@ function startGateway(
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const listening = async () => {
-    for (let i = 0; i < 600 && !output.includes('listening'); i++) {
+  /** Waits for the listening line (and for whatever else `ready` needs to see). */
+  const listening = async (ready: (out: string) => boolean = () => true) => {
+    for (let i = 0; i < 600 && !(output.includes('listening') && ready(output)); i++) {
       await new Promise((r) => setTimeout(r, 100));
     }
     return output;
@@ -56,7 +57,8 @@ describe('the gateway process', () => {
     dirs.push(dataDir);
     const port = 40000 + (process.pid % 10000);
     const first = startGateway(dataDir, port);
-    const out = await first.listening();
+    // The log line and the key banner go out on their own: wait for both.
+    const out = await first.listening((o) => /igw_[A-Za-z0-9_-]+/.test(o));
     const key = /igw_[A-Za-z0-9_-]+/.exec(out)?.[0];
     expect(key, out).toBeDefined();
 
