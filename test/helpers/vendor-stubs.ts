@@ -42,7 +42,8 @@ export interface VendorStub {
   queue(needle: string, ...faults: Fault[]): void;
   fallback: Fault;
   /** Releases requests that were told to hang (they get a 503). */
-  releaseHanging(): void;
+  /** Answers every hanging request: 503 by default, or as the vendor accepts it. */
+  releaseHanging(answer?: 'failure' | 'success'): void;
   close(): Promise<void>;
 }
 
@@ -56,7 +57,7 @@ async function startStub(
 ): Promise<VendorStub> {
   const requests: StubRequest[] = [];
   const planned: { needle: string; faults: Fault[] }[] = [];
-  const hanging: ServerResponse[] = [];
+  const hanging: { res: ServerResponse; record: StubRequest }[] = [];
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -90,7 +91,7 @@ async function startStub(
         case 'status':
           return send(res, fault.status, fault.body ?? {}, fault.headers);
         case 'hang':
-          hanging.push(res);
+          hanging.push({ res, record });
           return;
         case 'slow':
           setTimeout(() => send(res, successStatus, success(record)), fault.ms);
@@ -110,8 +111,16 @@ async function startStub(
     queue: (needle, ...faults) => {
       planned.push({ needle, faults });
     },
-    releaseHanging: () => {
-      for (const res of hanging.splice(0)) if (!res.writableEnded) send(res, 503, {});
+    releaseHanging: (answer = 'failure') => {
+      for (const { res, record } of hanging.splice(0)) {
+        if (res.writableEnded) continue;
+        if (answer === 'success') {
+          record.answer = 'ok';
+          send(res, successStatus, success(record));
+        } else {
+          send(res, 503, {});
+        }
+      }
     },
     close: async () => {
       stub.releaseHanging();

@@ -1,11 +1,13 @@
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 
+import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { AuthService } from '../../src/auth/auth-service.js';
 import { openDatabase } from '../../src/db/client.js';
 import { runMigrations } from '../../src/db/migrate.js';
+import { rowsOf } from '../../src/db/rows.js';
 import { packageRoot } from '../../src/lib/package-root.js';
 import { enqueueIdentityChanges, type IdentifiedChange } from '../../src/outbox/enqueue.js';
 import { outboxMessages } from '../../src/outbox/outbox.sql.js';
@@ -89,10 +91,25 @@ describe('two dispatchers in two processes on PostgreSQL', () => {
       const rows = await database.db.select({ id: outboxMessages.id }).from(outboxMessages);
       expect(rows).toHaveLength(5000);
 
-      const [a, b] = await Promise.all([
-        runDispatcher(url.toString()),
-        runDispatcher(url.toString()),
-      ]);
+      // Both vendors hold every request until each process has claimed a batch, so both take
+      // part in the drain whichever starts first or runs faster.
+      braze.fallback = { kind: 'hang' };
+      mixpanel.fallback = { kind: 'hang' };
+      const running = Promise.all([runDispatcher(url.toString()), runDispatcher(url.toString())]);
+      for (;;) {
+        const [row] = rowsOf<{ n: number }>(
+          await database.db.execute(sql`
+            select count(distinct claimed_by)::int as n from outbox_messages
+            where workspace_id = ${workspace.id} and claimed_by is not null`),
+        );
+        if (Number(row?.n) >= 2) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      braze.fallback = { kind: 'ok' };
+      mixpanel.fallback = { kind: 'ok' };
+      braze.releaseHanging('success');
+      mixpanel.releaseHanging('success');
+      const [a, b] = await running;
       expect([a.code, b.code]).toEqual([0, 0]);
       expect(a.finished).toBeGreaterThan(0);
       expect(b.finished).toBeGreaterThan(0);
