@@ -60,6 +60,7 @@ const envSchema = z.object({
   MAX_BODY_BYTES: positiveInt(1024 * 1024),
   MAX_QUERY_DEPTH: positiveInt(15),
   MAX_QUERY_COST: positiveInt(50_000),
+  MAX_QUERY_TOKENS: positiveInt(5_000),
   OUTBOX_DISPATCHER: optionalString.pipe(z.enum(['true', 'false']).optional()),
   OUTBOX_BATCH_SIZE: positiveInt(500),
   OUTBOX_POLL_MS: positiveInt(250),
@@ -113,6 +114,8 @@ export interface Config {
     readonly maxBodyBytes: number;
     readonly maxQueryDepth: number;
     readonly maxQueryCost: number;
+    /** Most tokens the parser reads of one document before giving up on it. */
+    readonly maxQueryTokens: number;
     readonly rateLimitPerMinute: number;
     readonly introspection: boolean;
     readonly playground: boolean;
@@ -204,6 +207,7 @@ export function loadConfig(env: Env): Config {
       maxBodyBytes: e.MAX_BODY_BYTES,
       maxQueryDepth: e.MAX_QUERY_DEPTH,
       maxQueryCost: e.MAX_QUERY_COST,
+      maxQueryTokens: e.MAX_QUERY_TOKENS,
       rateLimitPerMinute: e.RATE_LIMIT_PER_MINUTE,
       introspection: e.INTROSPECTION ? e.INTROSPECTION === 'true' : !production,
       playground: e.PLAYGROUND ? e.PLAYGROUND === 'true' : !production,

@@ -46,6 +46,12 @@ export function measureOperation(
   );
   if (!operation || operation.kind !== Kind.OPERATION_DEFINITION) return { depth: 0, cost: 0 };
   const root = schema.getRootType(operation.operation);
+  // A variable the request leaves out takes its definition's default.
+  const defaults = new Map<string, unknown>();
+  for (const v of operation.variableDefinitions ?? []) {
+    if (v.defaultValue?.kind === Kind.INT)
+      defaults.set(v.variable.name.value, v.defaultValue.value);
+  }
   let depth = 0;
   let cost = 0;
   const walk = (
@@ -86,18 +92,20 @@ export function measureOperation(
       const firstArg = selection.arguments?.find((a) => a.name.value === 'first');
       let size = 1;
       let pageOfChildren = 1;
+      const fieldDefault = Number(field.args.find((a) => a.name === 'first')?.defaultValue ?? 20);
       if (selection.name.value === 'edges') {
         size = page;
       } else if (firstArg) {
+        const name = firstArg.value.kind === Kind.VARIABLE ? firstArg.value.name.value : null;
         const value =
           firstArg.value.kind === Kind.INT
             ? Number(firstArg.value.value)
-            : firstArg.value.kind === Kind.VARIABLE
-              ? Number(variables[firstArg.value.name.value] ?? 20)
-              : 20;
+            : name !== null
+              ? Number(variables[name] ?? defaults.get(name) ?? fieldDefault)
+              : fieldDefault;
         pageOfChildren = Number.isFinite(value) && value > 0 ? value : 1;
       } else if (field.args.some((a) => a.name === 'first')) {
-        pageOfChildren = Number(field.args.find((a) => a.name === 'first')?.defaultValue ?? 20);
+        pageOfChildren = fieldDefault;
       } else if (isListType(getNullableType(field.type))) {
         size = DEFAULT_LIST_SIZE;
       }

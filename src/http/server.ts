@@ -54,6 +54,9 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     schema: buildGatewaySchema(),
     introspection: http.introspection,
     includeStacktraceInErrorResponses: false,
+    // The parser stops at this many tokens: a document nested thousands of levels deep is
+    // refused before parsing it could exhaust the stack, and before any other check runs.
+    parseOptions: { maxTokens: http.maxQueryTokens },
     // main.ts owns shutdown: it stops HTTP first, then closes the database (and its lock).
     stopOnTerminationSignals: false,
     formatError: createFormatError(logger, (reason) => metrics.unavailable.inc({ reason })),

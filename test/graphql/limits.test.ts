@@ -8,6 +8,7 @@ beforeAll(async () => {
     RATE_LIMIT_PER_MINUTE: '5',
     MAX_QUERY_DEPTH: '8',
     MAX_QUERY_COST: '5000',
+    MAX_QUERY_TOKENS: '200',
   });
 });
 afterAll(async () => {
@@ -43,6 +44,20 @@ describe('request limits', () => {
     expect(res.errors?.[0]?.message).toMatch(/levels deep/);
   });
 
+  it('stops parsing a document longer than MAX_QUERY_TOKENS, however it is nested', async () => {
+    const { key } = await gw.newWorkspace();
+    for (const query of [
+      `{ ${'profiles { edges { node { '.repeat(5_000)}id${' } } }'.repeat(5_000)} }`,
+      `{ ${Array.from({ length: 150 }, (_, i) => `a${i}: __typename`).join(' ')} }`,
+    ]) {
+      const res = await gw.gql(key, query);
+      expect(res.status).toBe(400);
+      expect(codes(res)).toEqual(['GRAPHQL_PARSE_FAILED']);
+      expect(res.errors?.[0]?.message).toMatch(/200 tokens/);
+    }
+    expect((await gw.gql(key, `{ profiles { totalCount } }`)).errors).toBeUndefined();
+  });
+
   it('refuses a query that may return too many objects, and allows a smaller page', async () => {
     const { key } = await gw.newWorkspace();
     const query = (first: number) =>
@@ -66,6 +81,21 @@ describe('the cost estimate', () => {
     expect(
       measure('{ profiles(first: 20) { edges { node { id aliases { aliasName } } } } }').cost,
     ).toBe(1 + 1 + 3 * 20 + 200);
+  });
+
+  it('takes an omitted variable’s page size from its default, then from the field’s', async () => {
+    const { measureOperation } = await import('../../src/http/limits.js');
+    const { buildGatewaySchema } = await import('../../src/http/build-schema.js');
+    const { parse } = await import('graphql');
+    const schema = buildGatewaySchema();
+    const cost = (q: string, variables = {}) =>
+      measureOperation(schema, parse(q), null, variables).cost;
+    const withDefault = 'query ($n: Int = 200) { profiles(first: $n) { edges { node { id } } } }';
+    // profiles 1 + edges 1 + node and id once per item of the page
+    expect(cost(withDefault)).toBe(1 + 1 + 2 * 200);
+    expect(cost(withDefault, { n: 5 })).toBe(1 + 1 + 2 * 5);
+    const withoutDefault = 'query ($n: Int) { profiles(first: $n) { edges { node { id } } } }';
+    expect(cost(withoutDefault)).toBe(cost('{ profiles { edges { node { id } } } }'));
   });
 });
 
