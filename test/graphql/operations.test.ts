@@ -155,6 +155,7 @@ describe('graceful shutdown', () => {
         ],
       },
     });
+    gw.queries.length = 0;
     const inFlight = gw.gql(
       key,
       `mutation ($i: IdentifyUsersInput!) { identifyUsers(input: $i) { results { outcome } } }`,
@@ -162,7 +163,10 @@ describe('graceful shutdown', () => {
         i: { anonIdsToIdentify: [{ externalId: other, anonId }] },
       },
     );
-    await new Promise((r) => setTimeout(r, 30));
+    // Stop once the request is being served: its first statement (the identifier locks) went out.
+    while (!gw.queries.some((q) => q.includes('pg_advisory_xact_lock('))) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
     await gw.gateway.stop();
     expect((await inFlight).data?.identifyUsers.results[0].outcome).toBe('MERGED');
 
