@@ -13,6 +13,7 @@ import { createFormatError } from '../../src/http/format-error.js';
 import { anEvent, anExternalId } from '../helpers/builders.js';
 import { onPostgres, testDatabaseUrl } from '../helpers/database.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { holdLocks } from '../helpers/held-locks.js';
 
 const TRACK = `mutation ($input: TrackUsersInput!) { trackUsers(input: $input) { eventsProcessed } }`;
 const EVENTS = `query ($x: String!) { profile(by: { externalId: $x }) { events { name count } } }`;
@@ -58,23 +59,12 @@ describe.runIf(onPostgres)('database time limits (PostgreSQL)', () => {
   });
 
   /** Holds the profile row of `externalId` locked until the returned release is called. */
-  async function holdProfile(workspaceId: string, externalId: string) {
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    let locked!: () => void;
-    const isLocked = new Promise<void>((r) => (locked = r));
-    const done = blocker.begin(async (tx) => {
-      await tx`select id from profiles
-        where workspace_id = ${workspaceId} and external_id = ${externalId} for update`;
-      locked();
-      await released;
-    });
-    await isLocked;
-    return async () => {
-      release();
-      await done;
-    };
-  }
+  const holdProfile = (workspaceId: string, externalId: string) =>
+    holdLocks(
+      blocker,
+      (tx) => tx`select id from profiles
+        where workspace_id = ${workspaceId} and external_id = ${externalId} for update`,
+    );
 
   async function scenario(env: Record<string, string>, reason: string) {
     // Two connections: the failed calls must give theirs back for the later ones to run.

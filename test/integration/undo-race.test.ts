@@ -17,6 +17,7 @@ import type { Services } from '../../src/http/context.js';
 import { anAnonId, anExternalId } from '../helpers/builders.js';
 import { testConfig } from '../helpers/config.js';
 import { onPostgres, openOwnDatabase } from '../helpers/database.js';
+import { holdLocks } from '../helpers/held-locks.js';
 
 const ROUNDS = 5;
 
@@ -88,23 +89,16 @@ describe.runIf(onPostgres)('undoMerge racing other writers of the absorbed ident
     undo: () => Promise<unknown>,
     other: () => Promise<T>,
   ): Promise<T> {
-    let release!: () => void;
-    const released = new Promise<void>((r) => (release = r));
-    let held!: () => void;
-    const isHeld = new Promise<void>((r) => (held = r));
-    const holding = blocker.begin(async (tx) => {
-      await tx`select id from profiles
-        where workspace_id = ${workspaceId} and id = ${survivorId} for update`;
-      held();
-      await released;
-    });
-    await isHeld;
+    const release = await holdLocks(
+      blocker,
+      (tx) => tx`select id from profiles
+        where workspace_id = ${workspaceId} and id = ${survivorId} for update`,
+    );
     const undone = undo();
     await until(1);
     const result = other();
     await until(2);
-    release();
-    await holding;
+    await release();
     await undone;
     return result;
   }
