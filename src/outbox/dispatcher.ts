@@ -65,11 +65,13 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   retentionBatchSize: 1_000,
 };
 
-/** What the dispatcher reports as it goes (metrics). */
+/** What the dispatcher reports as it goes (metrics, tests). */
 export interface DispatcherObserver {
   finished?(vendor: VendorName, status: DeliveryStatusValue): void;
   claimed?(seconds: number): void;
   removed?(rows: number): void;
+  /** A discovery pass (every workspace probed) has finished. */
+  discovered?(): void;
 }
 
 export interface DispatcherDeps {
@@ -219,6 +221,7 @@ export class Dispatcher {
     for (const [key, slot] of this.slots) {
       if (!seen.has(key) && slot.active === 0) this.slots.delete(key);
     }
+    this.observer.discovered?.();
     this.wakeWorkers();
   }
 

@@ -18,16 +18,11 @@ afterAll(async () => {
 });
 
 /** The gateway as `npm start` runs it, on the embedded database in `dataDir`. */
-async function startGateway(
-  dataDir: string,
-  port: number,
-  braze: VendorStub,
-  mixpanel: VendorStub,
-) {
+async function startGateway(dataDir: string, braze: VendorStub, mixpanel: VendorStub) {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATA_DIR: dataDir,
-    PORT: String(port),
+    PORT: '0', // a free port, read back from the log line
     LOG_LEVEL: 'info',
     BOOTSTRAP_API_KEY: KEY,
     BRAZE_API_KEY: 'braze-key',
@@ -51,7 +46,9 @@ async function startGateway(
   for (let i = 0; i < 600 && !output.includes('listening'); i++)
     await new Promise((r) => setTimeout(r, 100));
   expect(output).toContain('listening');
-  return { child, exited };
+  const port = Number(/"url":"http:\/\/[^"]*:(\d+)\/graphql"/.exec(output)?.[1]);
+  expect(port).toBeGreaterThan(0);
+  return { child, exited, port };
 }
 
 async function gql(port: number, query: string, variables: Record<string, unknown> = {}) {
@@ -83,9 +80,8 @@ describe('a gateway killed while vendors fail', () => {
     );
     braze.fallback = { kind: 'status', status: 503 };
     mixpanel.fallback = { kind: 'status', status: 503 };
-    const port = 41000 + (process.pid % 9000);
-
-    const first = await startGateway(dataDir, port, braze, mixpanel);
+    const first = await startGateway(dataDir, braze, mixpanel);
+    const port = first.port;
     const pairs = Array.from({ length: 4 }, () => ({
       externalId: anExternalId(),
       anonId: anAnonId(),
@@ -117,10 +113,12 @@ describe('a gateway killed while vendors fail', () => {
 
     braze.fallback = { kind: 'ok' };
     mixpanel.fallback = { kind: 'ok' };
-    const second = await startGateway(dataDir, port + 1, braze, mixpanel);
+    const second = await startGateway(dataDir, braze, mixpanel);
     const delivered = `{ deliveries(status: DELIVERED) { totalCount } all: deliveries { totalCount } }`;
-    await waitFor(async () => (await gql(port + 1, delivered)).data?.deliveries.totalCount === 8);
-    expect((await gql(port + 1, delivered)).data?.all.totalCount).toBe(8);
+    await waitFor(
+      async () => (await gql(second.port, delivered)).data?.deliveries.totalCount === 8,
+    );
+    expect((await gql(second.port, delivered)).data?.all.totalCount).toBe(8);
 
     // Every merge reached both vendors in a request they accepted.
     const ok = (stub: VendorStub) => stub.requests.filter((r) => r.answer === 'ok');

@@ -9,6 +9,7 @@ import type { Database } from '../../src/db/client.js';
 import {
   DEFAULT_DISPATCHER_OPTIONS,
   Dispatcher,
+  type DispatcherDeps,
   type DispatcherOptions,
 } from '../../src/outbox/dispatcher.js';
 import { enqueueIdentityChanges, type IdentifiedChange } from '../../src/outbox/enqueue.js';
@@ -42,15 +43,23 @@ async function stub(): Promise<VendorStub> {
   return s;
 }
 
-function dispatcher(options: Partial<DispatcherOptions> = {}): Dispatcher {
-  const d = new Dispatcher(database.db, pino({ level: process.env['DEBUG_LOG'] ?? 'silent' }), {
-    ...DEFAULT_DISPATCHER_OPTIONS,
-    pollMs: 20,
-    backoffBaseMs: 20,
-    backoffMaxMs: 100,
-    requestTimeoutMs: 5_000,
-    ...options,
-  });
+function dispatcher(
+  options: Partial<DispatcherOptions> = {},
+  deps: DispatcherDeps = {},
+): Dispatcher {
+  const d = new Dispatcher(
+    database.db,
+    pino({ level: process.env['DEBUG_LOG'] ?? 'silent' }),
+    {
+      ...DEFAULT_DISPATCHER_OPTIONS,
+      pollMs: 20,
+      backoffBaseMs: 20,
+      backoffMaxMs: 100,
+      requestTimeoutMs: 5_000,
+      ...options,
+    },
+    deps,
+  );
   dispatchers.push(d);
   return d;
 }
@@ -241,9 +250,12 @@ describe('queues per (workspace, vendor, profile)', () => {
 
 describe('the dispatcher', () => {
   it('sends at once what this process queued, for a workspace newer than its last look', async () => {
-    const d = dispatcher({ pollMs: 60_000 }); // no second discovery during this test
+    let discovered!: () => void;
+    const firstLook = new Promise<void>((r) => (discovered = r));
+    // No second discovery during this test.
+    const d = dispatcher({ pollMs: 60_000 }, { observer: { discovered: () => discovered() } });
     d.start();
-    await new Promise((r) => setTimeout(r, 100));
+    await firstLook;
     const ws = await workspace();
     await enqueue(ws, [change('u-nudged', randomUUID())]);
     d.nudge(ws);
