@@ -7,7 +7,7 @@ import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 
 import { loadConfig } from '../src/config/config.js';
-import { distributeTables, hasCitus } from '../src/db/distribution.js';
+import { distributeIfCitus } from '../src/db/distribution.js';
 
 const config = loadConfig(process.env);
 if (!config.db.url) {
@@ -15,17 +15,14 @@ if (!config.db.url) {
 } else {
   const client = postgres(config.db.url, { max: 1, onnotice: () => {} });
   try {
-    const db = drizzle(client);
-    if (!(await hasCitus(db))) {
-      console.log('no citus extension on this database: nothing to distribute');
-    } else {
-      const changed = await distributeTables(db);
-      console.log(
-        changed.length === 0
+    const changed = await distributeIfCitus(drizzle(client));
+    console.log(
+      changed === null
+        ? 'no citus extension on this database: nothing to distribute'
+        : changed.length === 0
           ? 'every table is already distributed or a reference table'
           : `distributed: ${changed.join(', ')}`,
-      );
-    }
+    );
   } finally {
     await client.end({ timeout: 5 });
   }

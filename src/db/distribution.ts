@@ -68,6 +68,14 @@ export async function hasCitus(q: Executes): Promise<boolean> {
 }
 
 /**
+ * On a database with the `citus` extension, distributes what is not yet (see distributeTables)
+ * and returns the tables it changed; elsewhere does nothing and returns null.
+ */
+export async function distributeIfCitus(q: Executes): Promise<string[] | null> {
+  return (await hasCitus(q)) ? distributeTables(q) : null;
+}
+
+/**
  * Makes the reference and distributed tables that are not yet either, in an order Citus
  * accepts: reference tables first (distributed tables reference them by foreign key), then the
  * anchor, then the rest co-located with it. Returns the tables it changed.

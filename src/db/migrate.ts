@@ -16,7 +16,7 @@ import postgres from 'postgres';
 
 import { packageRoot } from '../lib/package-root.js';
 import type { Database } from './client.js';
-import { distributeTables, hasCitus } from './distribution.js';
+import { distributeIfCitus } from './distribution.js';
 import { rowsOf } from './rows.js';
 
 export const migrationsFolder = path.join(packageRoot(), 'drizzle');
@@ -40,7 +40,7 @@ export async function runMigrations(database: Database, url: string | null): Pro
     try {
       const db = drizzlePostgres(client);
       await migratePostgres(db, { migrationsFolder });
-      if (await hasCitus(db)) await distributeTables(db);
+      await distributeIfCitus(db);
     } finally {
       await client`select pg_advisory_unlock(${MIGRATION_LOCK_KEY})`;
     }

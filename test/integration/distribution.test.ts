@@ -13,6 +13,7 @@ import { openDatabase, type Database } from '../../src/db/client.js';
 import {
   DISTRIBUTED_TABLES,
   DISTRIBUTION_COLUMN,
+  distributeIfCitus,
   distributeTables,
   hasCitus,
   PLACEMENT,
@@ -89,6 +90,7 @@ describe('table placement', () => {
 
   it('leaves a database without the citus extension as it is', async () => {
     expect(await hasCitus(database.db)).toBe(false);
+    expect(await distributeIfCitus(database.db)).toBeNull();
   });
 });
 

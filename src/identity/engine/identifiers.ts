@@ -96,18 +96,27 @@ export function identifierKey(ref: IdentifierRef): string {
   }
 }
 
-/**
- * The lock keys of every identifier a profile holds: its external id, aliases (anon ids
- * included) and email. A writer that moves identifiers between profiles locks all of them.
- */
-export function profileIdentifierKeys(p: {
+interface HeldIdentifiers {
   readonly externalId: string | null;
   readonly aliases: readonly { readonly aliasLabel: string; readonly aliasName: string }[];
-  readonly attributes?: { readonly email?: string | null };
-}): string[] {
+}
+
+/** The keys of the identifiers only this profile may hold: its aliases (anon ids included) and external id. */
+export function uniqueIdentifierKeys(p: HeldIdentifiers): string[] {
   const keys = p.aliases.map((a) => identifierKey({ kind: 'alias', ...a }));
   if (p.externalId !== null)
     keys.push(identifierKey({ kind: 'externalId', externalId: p.externalId }));
+  return keys;
+}
+
+/**
+ * The lock keys of every identifier a profile holds: the unique ones and its email (which other
+ * profiles may share). A writer that moves identifiers between profiles locks all of them.
+ */
+export function profileIdentifierKeys(
+  p: HeldIdentifiers & { readonly attributes?: { readonly email?: string | null } },
+): string[] {
+  const keys = uniqueIdentifierKeys(p);
   const email = p.attributes?.email;
   if (email) keys.push(identifierKey({ kind: 'email', email }));
   return keys;

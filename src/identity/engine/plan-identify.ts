@@ -19,6 +19,7 @@ import {
   isPlaceholderId,
   normalizeEmail,
   type IdentifierRef,
+  uniqueIdentifierKeys,
 } from './identifiers.js';
 import { mergeProfiles } from './merge-fields.js';
 import type {
@@ -67,10 +68,11 @@ class Graph {
     const previous = this.profiles.get(p.id);
     // Forget only the keys that still point here: a merge may have moved them to the survivor.
     if (previous) {
-      for (const key of keysOf(previous)) if (this.byKey.get(key) === p.id) this.byKey.delete(key);
+      for (const key of uniqueIdentifierKeys(previous))
+        if (this.byKey.get(key) === p.id) this.byKey.delete(key);
     }
     this.profiles.set(p.id, p);
-    if (p.mergedInto === null) for (const key of keysOf(p)) this.byKey.set(key, p.id);
+    if (p.mergedInto === null) for (const key of uniqueIdentifierKeys(p)) this.byKey.set(key, p.id);
   }
 
   resolve(ref: IdentifierRef): ProfileState | undefined {
@@ -87,13 +89,6 @@ class Graph {
         normalizeEmail(p.attributes.email) === normalized,
     );
   }
-}
-
-function keysOf(p: ProfileState): string[] {
-  const keys = p.aliases.map((a) => identifierKey({ kind: 'alias', ...a }));
-  if (p.externalId !== null)
-    keys.push(identifierKey({ kind: 'externalId', externalId: p.externalId }));
-  return keys;
 }
 
 function named(item: IdentifyItem): IdentifierNamed {
