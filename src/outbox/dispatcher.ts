@@ -23,7 +23,12 @@ import { deliverBatch, type BatchContext, type WorkspaceVendors } from './delive
 import type { VendorName } from './message.js';
 import { OutcomePolicy } from './outcomes.js';
 import type { DeliveryStatusValue } from './outbox.sql.js';
-import { QueueRepository, type Lane, type RowOutcome } from './queue-repository.js';
+import {
+  QueueRepository,
+  type ClaimedRow,
+  type Lane,
+  type RowOutcome,
+} from './queue-repository.js';
 import { OutboxRetention, type RetentionOptions } from './retention.js';
 
 export interface DispatcherOptions extends RetentionOptions {
@@ -95,6 +100,13 @@ interface Slot extends Lane {
   /** Workers serving it right now. */
   active: number;
   servedAt: number;
+  /**
+   * Rows already leased to this dispatcher, promoted by the finish of the heads before them:
+   * the next worker on the lane sends them without claiming them again.
+   */
+  ready: ClaimedRow[];
+  /** When the lease of the oldest ready row ends. */
+  readyUntil: number;
 }
 
 export class Dispatcher {
@@ -159,6 +171,7 @@ export class Dispatcher {
       }
     }
     this.held.clear();
+    for (const slot of this.slots.values()) slot.ready = [];
   }
 
   /**
@@ -215,11 +228,12 @@ export class Dispatcher {
         if (dueAt === null) continue;
         const slot = this.slot({ workspaceId: w.id, vendor });
         slot.dueAt = Math.max(dueAt, pausedUntil ?? dueAt);
+        if (slot.ready.length > 0) slot.dueAt = Math.min(slot.dueAt, this.clock().getTime());
         seen.add(slot.key);
       }
     });
     for (const [key, slot] of this.slots) {
-      if (!seen.has(key) && slot.active === 0) this.slots.delete(key);
+      if (!seen.has(key) && slot.active === 0 && slot.ready.length === 0) this.slots.delete(key);
     }
     this.observer.discovered?.();
     this.wakeWorkers();
@@ -261,28 +275,48 @@ export class Dispatcher {
     return best;
   }
 
-  /** Claims one batch of a lane, delivers it and records the outcomes; returns rows finished. */
+  /**
+   * Sends one batch of a lane and records the outcomes; returns rows finished. The batch is the
+   * rows the lane has ready (leased by an earlier finish), topped up by a claim.
+   */
   private async serve(slot: Slot): Promise<number> {
     slot.active++;
     slot.servedAt = this.clock().getTime();
     try {
       const { batchSize, leaseMs } = this.options;
-      const started = performance.now();
-      const rows = await this.queue.claim(slot, this.owner, batchSize, leaseMs, this.clock());
-      this.observer.claimed?.((performance.now() - started) / 1000);
-      if (rows.length < batchSize) slot.dueAt = Infinity;
+      const ready = slot.ready.splice(0, batchSize);
+      let leaseEnd = ready.length > 0 ? slot.readyUntil : this.clock().getTime() + leaseMs;
+      let rows = ready;
+      if (ready.length < batchSize) {
+        const started = performance.now();
+        const now = this.clock();
+        const claimed = await this.queue.claim(
+          slot,
+          this.owner,
+          batchSize - ready.length,
+          leaseMs,
+          now,
+        );
+        this.observer.claimed?.((performance.now() - started) / 1000);
+        if (claimed.length < batchSize - ready.length) slot.dueAt = Infinity;
+        this.hold(
+          slot.key,
+          claimed.map((r) => r.id),
+        );
+        if (claimed.length > 0) leaseEnd = Math.min(leaseEnd, now.getTime() + leaseMs);
+        rows = [...ready, ...claimed].sort((a, b) => a.id - b.id);
+      }
+      if (slot.ready.length > 0) slot.dueAt = this.clock().getTime();
       if (rows.length === 0) return 0;
       const ids = rows.map((r) => r.id);
-      this.hold(slot.key, ids);
       const result = await deliverBatch(
-        this.batchContext(slot, ids),
+        this.batchContext(slot, ids, leaseEnd),
         slot,
         rows,
         await this.settingsOf(slot.workspaceId),
       );
       if (result.pausedUntil !== null) slot.dueAt = Math.max(slot.dueAt, result.pausedUntil);
-      const promoted = await this.record(slot, result.outcomes, result.unsent);
-      this.unhold(slot.key, ids);
+      const promoted = await this.record(slot, result, ids);
       if (promoted && result.pausedUntil === null) slot.dueAt = this.clock().getTime();
       this.report(slot, result.outcomes);
       return result.outcomes.length;
@@ -296,12 +330,33 @@ export class Dispatcher {
     }
   }
 
-  /** Finishes what was decided and releases what was not sent; true when a queue moved on. */
-  private async record(slot: Slot, outcomes: RowOutcome[], unsent: number[]): Promise<boolean> {
+  /**
+   * Finishes what was decided and releases what was not sent; true when a queue moved on. Unless
+   * the lane was paused or the dispatcher is stopping, the rows promoted behind finished heads
+   * come back leased, ready for the lane's next batch.
+   */
+  private async record(
+    slot: Slot,
+    result: { outcomes: RowOutcome[]; unsent: number[]; pausedUntil: number | null },
+    ids: readonly number[],
+  ): Promise<boolean> {
     const now = this.clock();
-    await this.queue.finish(slot, this.owner, outcomes, now);
-    await this.queue.release(slot, unsent, this.owner, now);
-    return outcomes.some((o) => FINAL.has(o.status));
+    const lease =
+      result.pausedUntil === null && !this.stopping.signal.aborted
+        ? { owner: this.owner, until: new Date(now.getTime() + this.options.leaseMs) }
+        : null;
+    const next = await this.queue.finish(slot, this.owner, result.outcomes, now, lease);
+    await this.queue.release(slot, result.unsent, this.owner, now);
+    this.unhold(slot.key, ids);
+    if (next.length > 0 && lease) {
+      this.hold(
+        slot.key,
+        next.map((r) => r.id),
+      );
+      if (slot.ready.length === 0) slot.readyUntil = lease.until.getTime();
+      slot.ready.push(...next);
+    }
+    return result.outcomes.some((o) => FINAL.has(o.status));
   }
 
   private report(slot: Slot, outcomes: readonly RowOutcome[]): void {
@@ -321,8 +376,7 @@ export class Dispatcher {
     }
   }
 
-  private batchContext(lane: Lane, ids: readonly number[]): BatchContext {
-    let leaseEnd = this.clock().getTime() + this.options.leaseMs;
+  private batchContext(lane: Lane, ids: readonly number[], leaseEnd: number): BatchContext {
     let renewing: Promise<ReadonlySet<number>> | null = null;
     let kept: ReadonlySet<number> = new Set(ids);
     return {
@@ -368,7 +422,7 @@ export class Dispatcher {
     const key = `${lane.workspaceId}\u0001${lane.vendor}`;
     let slot = this.slots.get(key);
     if (!slot) {
-      slot = { ...lane, key, dueAt: Infinity, active: 0, servedAt: 0 };
+      slot = { ...lane, key, dueAt: Infinity, active: 0, servedAt: 0, ready: [], readyUntil: 0 };
       this.slots.set(key, slot);
     }
     return slot;

@@ -8,7 +8,8 @@
  *   of the lease, so the next claim's index range starts after them: a claim never steps over
  *   rows in flight, however many dispatchers hold how many;
  * - finish: the outcomes of a batch in one statement (typed arrays, unnest), then the promotion
- *   of the next parked row of every queue whose head finished for good;
+ *   of the next parked row of every queue whose head finished for good, leased in the same write
+ *   to the dispatcher that finished it (its next batch), so it is not claimed again;
  * - renew and release: a lease extended or given back;
  * - deleteFinished: retention, in small batches.
  */
@@ -19,7 +20,7 @@ import { workspaces } from '../auth/auth.sql.js';
 import type { Db, Queryable } from '../db/client.js';
 import { rowsOf } from '../db/rows.js';
 import { pgArray } from '../lib/pg-array.js';
-import type { VendorName } from './message.js';
+import type { IdentityMessage, VendorName } from './message.js';
 import { outboxMessages, vendorPauses, type DeliveryStatusValue } from './outbox.sql.js';
 
 export type OutboxRow = typeof outboxMessages.$inferSelect;
@@ -29,6 +30,12 @@ export type ClaimedRow = Pick<
   OutboxRow,
   'id' | 'profileId' | 'payload' | 'dedupeKey' | 'attempts' | 'createdAt'
 >;
+
+/** A lease given to rows as they are claimed or promoted. */
+export interface Lease {
+  readonly owner: string;
+  readonly until: Date;
+}
 
 /** One (workspace, vendor) queue family: the unit a claim works on. */
 export interface Lane {
@@ -179,21 +186,25 @@ export class QueueRepository {
    * each row is found by its primary key from the lateral lookup, whatever the statistics. The
    * promotion is a statement of its own: under READ COMMITTED it then sees the rows that an
    * enqueuer parked while the finish waited for the head's lock.
+   *
+   * With `lease`, a promoted row that is due (and whose lane is not paused) is leased to this
+   * dispatcher in the same write, as a claim would lease it: the row behind a finished head is
+   * written once on its way to the vendor instead of twice. Those rows are returned.
    */
   async finish(
     lane: Lane,
     owner: string,
     outcomes: readonly RowOutcome[],
     now: Date,
-  ): Promise<number> {
-    if (outcomes.length === 0) return 0;
+    lease: Lease | null = null,
+  ): Promise<ClaimedRow[]> {
+    if (outcomes.length === 0) return [];
     return this.db.transaction(async (tx) => {
       const done = rowsOf<{ profile_id: string; status: string }>(
         await tx.execute(this.finishQuery(lane, owner, outcomes, now)),
       );
       const finished = done.filter((r) => FINAL.has(r.status)).map((r) => r.profile_id);
-      await promoteNext(tx, lane.workspaceId, lane.vendor, finished, now);
-      return done.length;
+      return promoteNext(tx, lane.workspaceId, lane.vendor, finished, now, lease);
     });
   }
 
@@ -290,6 +301,9 @@ export class QueueRepository {
 /**
  * Makes the oldest parked row of each named queue its head, where the queue has none. Callers
  * run it after a head finished (dispatcher) or after parking requeued rows (retryDeliveries).
+ * With a lease, each promoted row that is due while its lane is not paused is also claimed for
+ * `lease.owner` (its attempt counted, its next attempt moved to the end of the lease, as the
+ * claim does); those rows are returned, oldest first.
  */
 export async function promoteNext(
   q: Queryable,
@@ -297,14 +311,29 @@ export async function promoteNext(
   vendor: VendorName,
   profileIds: readonly string[],
   now: Date,
-): Promise<void> {
-  if (profileIds.length === 0) return;
+  lease: Lease | null = null,
+): Promise<ClaimedRow[]> {
+  if (profileIds.length === 0) return [];
+  const at = now.toISOString();
+  // Whether a promoted row is leased at once: a constant false without a lease.
+  const take = lease
+    ? sql`p.next_attempt_at <= ${at}::timestamptz and not exists (
+        select 1 from vendor_pauses v
+        where v.workspace_id = ${workspaceId} and v.vendor = ${vendor}
+          and v.paused_until > ${at}::timestamptz)`
+    : sql`false`;
+  const until = lease ? lease.until.toISOString() : null;
   // Per queue: one probe of the head index, then the first parked row by the parked index.
-  await q.execute(sql`
-    update outbox_messages m set parked = false, updated_at = ${now.toISOString()}::timestamptz
+  const rows = rowsOf<RawClaimed>(
+    await q.execute(sql`
+    update outbox_messages m set parked = false, updated_at = ${at}::timestamptz,
+      claimed_until = case when n.take then ${until}::timestamptz else m.claimed_until end,
+      claimed_by = case when n.take then ${lease?.owner ?? null}::text else m.claimed_by end,
+      next_attempt_at = case when n.take then ${until}::timestamptz else m.next_attempt_at end,
+      attempts = m.attempts + case when n.take then 1 else 0 end
     from unnest(${pgArray([...new Set(profileIds)])}::uuid[]) as k(profile_id)
     cross join lateral (
-      select p.id from outbox_messages p
+      select p.id, ${take} as take from outbox_messages p
       where p.workspace_id = ${workspaceId} and p.vendor = ${vendor} and p.profile_id = k.profile_id
         and p.status in ('PENDING', 'RETRYING') and p.parked
         and not exists (
@@ -313,7 +342,33 @@ export async function promoteNext(
             and h.profile_id = k.profile_id and h.status in ('PENDING', 'RETRYING') and not h.parked)
       order by p.id limit 1
     ) as n
-    where m.workspace_id = ${workspaceId} and m.id = n.id`);
+    where m.workspace_id = ${workspaceId} and m.id = n.id
+    returning n.take, m.id, m.profile_id, m.payload, m.dedupe_key, m.attempts, m.created_at`),
+  );
+  return rows
+    .filter((r) => r.take === true || r.take === 't')
+    .map((r) => ({
+      id: Number(r.id),
+      profileId: r.profile_id,
+      payload: (typeof r.payload === 'string'
+        ? JSON.parse(r.payload)
+        : r.payload) as IdentityMessage,
+      dedupeKey: r.dedupe_key,
+      attempts: Number(r.attempts),
+      createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+    }))
+    .sort((a, b) => a.id - b.id);
+}
+
+/** A promoted row as the driver returns it from raw SQL. */
+interface RawClaimed {
+  readonly take: boolean | string;
+  readonly id: string | number;
+  readonly profile_id: string;
+  readonly payload: unknown;
+  readonly dedupe_key: string;
+  readonly attempts: string | number;
+  readonly created_at: Date | string;
 }
 
 /**

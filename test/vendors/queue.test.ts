@@ -15,6 +15,7 @@ import {
 import { enqueueIdentityChanges, type IdentifiedChange } from '../../src/outbox/enqueue.js';
 import { OutboxRepository } from '../../src/outbox/outbox-repository.js';
 import { outboxMessages } from '../../src/outbox/outbox.sql.js';
+import { QueueRepository } from '../../src/outbox/queue-repository.js';
 import { openOwnDatabase } from '../helpers/database.js';
 import { seedBacklog } from '../helpers/outbox-backlog.js';
 import { startBrazeStub, type VendorStub } from '../helpers/vendor-stubs.js';
@@ -361,6 +362,66 @@ describe('the dispatcher', () => {
     expect(await sent).toBe(1);
     expect(slow.requests.filter((r) => r.body.includes(c.anonIds[0]))).toHaveLength(1);
     expect((await rowsOf(ws))[0]).toMatchObject({ status: 'DELIVERED', attempts: 1 });
+  });
+
+  it('leases the row behind a finished head in the write that promotes it, and sends it unclaimed', async () => {
+    const ws = await workspace();
+    const p = randomUUID();
+    const changes = [1, 2, 3].map(() => change('u-chain', p));
+    await enqueue(ws, changes);
+    const d = dispatcher({ batchSize: 1 });
+    expect(await d.runOnce()).toBe(1);
+    const afterFirst = await rowsOf(ws);
+    expect(afterFirst.map((r) => [r.status, r.parked, r.claimedBy, r.attempts])).toEqual([
+      ['DELIVERED', false, null, 1],
+      ['PENDING', false, d.owner, 1],
+      ['PENDING', true, null, 0],
+    ]);
+    collecting = [];
+    expect(await d.runOnce()).toBe(1);
+    const statements = collecting;
+    collecting = null;
+    expect(statements.filter((q) => /skip locked/i.test(q))).toEqual([]);
+    expect(accepted(braze).filter((a) => changes.some((c) => c.anonIds[0] === a))).toEqual(
+      changes.slice(0, 2).map((c) => c.anonIds[0]),
+    );
+    // Stopping gives back the row leased for the next batch: unclaimed, its attempt refunded.
+    await d.stop();
+    const [, second, third] = await rowsOf(ws);
+    expect([second.status, third.status, third.parked, third.claimedBy, third.attempts]).toEqual([
+      'DELIVERED',
+      'PENDING',
+      false,
+      null,
+      0,
+    ]);
+  });
+
+  it('only promotes, without leasing, behind a head finished while its lane is paused', async () => {
+    const ws = await workspace();
+    const p = randomUUID();
+    await enqueue(ws, [change('u-paused', p), change('u-paused', p)]);
+    const repo = new QueueRepository(database.db);
+    const lane = { workspaceId: ws, vendor: 'BRAZE' as const };
+    const [head] = await repo.claim(lane, 'holder', 10, 60_000, new Date());
+    await repo.pause(lane, new Date(Date.now() + 60_000), 'test');
+    const outcome = {
+      id: head.id,
+      profileId: p,
+      status: 'DELIVERED' as const,
+      nextAttemptAt: null,
+      lastError: null,
+      refundAttempt: false,
+    };
+    const lease = { owner: 'holder', until: new Date(Date.now() + 60_000) };
+    expect(await repo.finish(lane, 'holder', [outcome], new Date(), lease)).toEqual([]);
+    const [, next] = await rowsOf(ws);
+    expect([next.status, next.parked, next.claimedBy, next.attempts]).toEqual([
+      'PENDING',
+      false,
+      null,
+      0,
+    ]);
   });
 
   it('claims and finishes a batch in a fixed number of statements, whatever its size', async () => {
