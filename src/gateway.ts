@@ -96,7 +96,14 @@ export async function startGateway(
     dispatcher?.nudge(workspaceId),
   );
   const bootstrap = await services.auth.bootstrap(config);
-  const server = await startHttpServer({ http: config.http, database, services, logger, metrics });
+  const server = await startHttpServer({
+    http: config.http,
+    database,
+    services,
+    logger,
+    metrics,
+    cost: { maxIdsPerProfile: config.limits.maxIdsPerProfile },
+  });
   dispatcher = config.outbox.dispatcher
     ? new Dispatcher(database.db, logger, dispatcherOptions(config), {
         observer: metrics.dispatcherObserver(),

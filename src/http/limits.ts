@@ -1,25 +1,20 @@
 /**
- * Limits on what one request may ask for: the depth of its selections and an estimate of the
- * objects it may return (list fields multiply their children by `first`, or by a default), and a
+ * Limits on what one request may ask for: the depth of its selections, an estimate of the objects
+ * it may return (graphql-query-complexity, with the field costs of lib/query-cost.ts), and a
  * per-key budget of requests per minute.
  */
 import {
-  getNamedType,
-  getNullableType,
   GraphQLError,
-  isListType,
-  isObjectType,
   Kind,
   type DocumentNode,
   type FragmentDefinitionNode,
-  type GraphQLNamedType,
   type GraphQLSchema,
   type SelectionSetNode,
 } from 'graphql';
+import { fieldExtensionsEstimator, getComplexity } from 'graphql-query-complexity';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 
-/** Items a list field without `first` is assumed to return. */
-const DEFAULT_LIST_SIZE = 10;
+import { unsized, type CostContext } from '../lib/query-cost.js';
 
 export interface QueryLimits {
   readonly maxDepth: number;
@@ -28,15 +23,38 @@ export interface QueryLimits {
 
 export interface QueryMeasure {
   readonly depth: number;
-  readonly cost: number;
+  /** null when the variables do not fit the operation: execution refuses them with its own error. */
+  readonly cost: number | null;
 }
+
+const ESTIMATORS = [fieldExtensionsEstimator(), unsized];
 
 export function measureOperation(
   schema: GraphQLSchema,
   document: DocumentNode,
   operationName: string | null | undefined,
   variables: Readonly<Record<string, unknown>>,
+  context: CostContext,
 ): QueryMeasure {
+  const depth = operationDepth(document, operationName);
+  try {
+    const cost = getComplexity({
+      schema,
+      query: document,
+      operationName: operationName ?? undefined,
+      variables: { ...variables },
+      estimators: ESTIMATORS,
+      context: { ...context },
+    });
+    return { depth, cost };
+  } catch (error) {
+    if (error instanceof GraphQLError) return { depth, cost: null };
+    throw error;
+  }
+}
+
+/** How deeply the operation's selections nest, fragments counted where they are spread. */
+function operationDepth(document: DocumentNode, operationName: string | null | undefined): number {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions)
     if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
@@ -44,83 +62,24 @@ export function measureOperation(
     (d) =>
       d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName),
   );
-  if (!operation || operation.kind !== Kind.OPERATION_DEFINITION) return { depth: 0, cost: 0 };
-  const root = schema.getRootType(operation.operation);
-  // A variable the request leaves out takes its definition's default.
-  const defaults = new Map<string, unknown>();
-  for (const v of operation.variableDefinitions ?? []) {
-    if (v.defaultValue?.kind === Kind.INT)
-      defaults.set(v.variable.name.value, v.defaultValue.value);
-  }
-  let depth = 0;
-  let cost = 0;
-  const walk = (
-    set: SelectionSetNode,
-    parent: GraphQLNamedType,
-    multiplier: number,
-    level: number,
-    seen: Set<string>,
-    /** Inside a connection: the page size its `edges` stand for (totalCount and pageInfo are one). */
-    page = 1,
-  ) => {
-    depth = Math.max(depth, level);
+  if (!operation || operation.kind !== Kind.OPERATION_DEFINITION) return 0;
+  const depthOf = (set: SelectionSetNode, level: number, seen: ReadonlySet<string>): number => {
+    let deepest = level;
     for (const selection of set.selections) {
       if (selection.kind === Kind.FRAGMENT_SPREAD) {
         const fragment = fragments.get(selection.name.value);
         if (!fragment || seen.has(fragment.name.value)) continue;
-        const type = schema.getType(fragment.typeCondition.name.value) ?? parent;
-        walk(
-          fragment.selectionSet,
-          type,
-          multiplier,
-          level,
-          new Set(seen).add(fragment.name.value),
-          page,
-        );
-        continue;
+        const inner = new Set(seen).add(fragment.name.value);
+        deepest = Math.max(deepest, depthOf(fragment.selectionSet, level, inner));
+      } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+        deepest = Math.max(deepest, depthOf(selection.selectionSet, level, seen));
+      } else if (selection.selectionSet) {
+        deepest = Math.max(deepest, depthOf(selection.selectionSet, level + 1, seen));
       }
-      if (selection.kind === Kind.INLINE_FRAGMENT) {
-        const type = selection.typeCondition
-          ? (schema.getType(selection.typeCondition.name.value) ?? parent)
-          : parent;
-        walk(selection.selectionSet, type, multiplier, level, seen, page);
-        continue;
-      }
-      cost += multiplier;
-      const field = isObjectType(parent) ? parent.getFields()[selection.name.value] : undefined;
-      if (!field || !selection.selectionSet) continue;
-      const firstArg = selection.arguments?.find((a) => a.name.value === 'first');
-      let size = 1;
-      let pageOfChildren = 1;
-      const fieldDefault = Number(field.args.find((a) => a.name === 'first')?.defaultValue ?? 20);
-      if (selection.name.value === 'edges') {
-        size = page;
-      } else if (firstArg) {
-        const name = firstArg.value.kind === Kind.VARIABLE ? firstArg.value.name.value : null;
-        const value =
-          firstArg.value.kind === Kind.INT
-            ? Number(firstArg.value.value)
-            : name !== null
-              ? Number(variables[name] ?? defaults.get(name) ?? fieldDefault)
-              : fieldDefault;
-        pageOfChildren = Number.isFinite(value) && value > 0 ? value : 1;
-      } else if (field.args.some((a) => a.name === 'first')) {
-        pageOfChildren = fieldDefault;
-      } else if (isListType(getNullableType(field.type))) {
-        size = DEFAULT_LIST_SIZE;
-      }
-      walk(
-        selection.selectionSet,
-        getNamedType(field.type),
-        multiplier * size,
-        level + 1,
-        seen,
-        pageOfChildren,
-      );
     }
+    return deepest;
   };
-  if (root) walk(operation.selectionSet, root, 1, 1, new Set());
-  return { depth, cost };
+  return depthOf(operation.selectionSet, 1, new Set());
 }
 
 export function checkQueryLimits(measure: QueryMeasure, limits: QueryLimits): void {
@@ -137,7 +96,7 @@ export function checkQueryLimits(measure: QueryMeasure, limits: QueryLimits): vo
       },
     );
   }
-  if (measure.cost > limits.maxCost) {
+  if (measure.cost !== null && measure.cost > limits.maxCost) {
     throw new GraphQLError(
       `the query may return about ${measure.cost} objects; at most ${limits.maxCost} are allowed (ask for smaller pages)`,
       {

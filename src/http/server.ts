@@ -26,6 +26,7 @@ import { createFormatError } from './format-error.js';
 import { safeError } from '../log.js';
 import { readiness } from './health.js';
 import { playgroundAsset, playgroundPlugin } from './playground.js';
+import type { CostContext } from '../lib/query-cost.js';
 import { checkQueryLimits, KeyRateLimiter, measureOperation } from './limits.js';
 import type { Metrics } from './metrics.js';
 
@@ -35,6 +36,8 @@ export interface HttpOptions {
   readonly services: Services;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /** What the query cost estimate sizes lists by. */
+  readonly cost: CostContext;
 }
 
 export interface RunningServer {
@@ -46,7 +49,7 @@ export interface RunningServer {
 class BodyTooLargeError extends Error {}
 
 export async function startHttpServer(options: HttpOptions): Promise<RunningServer> {
-  const { http, database, services, logger, metrics } = options;
+  const { http, database, services, logger, metrics, cost } = options;
   const httpServer = createServer();
   const rateLimiter = new KeyRateLimiter(http.rateLimitPerMinute);
   const queryLimits = { maxDepth: http.maxQueryDepth, maxCost: http.maxQueryCost };
@@ -80,6 +83,7 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
                 rc.document,
                 rc.operationName,
                 rc.request.variables ?? {},
+                cost,
               );
               checkQueryLimits(measure, queryLimits);
               return Promise.resolve();

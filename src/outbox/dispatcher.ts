@@ -20,7 +20,7 @@ import { rateLimits } from '../db/rate-limits.sql.js';
 import { mapLimited } from '../lib/map-limited.js';
 import { maskEmails, safeError } from '../log.js';
 import { deliverBatch, type BatchContext, type WorkspaceVendors } from './deliver-batch.js';
-import type { VendorName } from './message.js';
+import { VENDOR_NAMES, type VendorName } from './message.js';
 import { OutcomePolicy } from './outcomes.js';
 import type { DeliveryStatusValue } from './outbox.sql.js';
 import {
@@ -90,7 +90,6 @@ export interface DispatcherDeps {
   readonly sweep?: (workspaceId: string, now: Date, limit: number) => Promise<number>;
 }
 
-const VENDORS: readonly VendorName[] = ['BRAZE', 'MIXPANEL'];
 const FINAL = new Set<DeliveryStatusValue>(['DELIVERED', 'DEAD', 'SKIPPED']);
 
 interface Slot extends Lane {
@@ -181,7 +180,7 @@ export class Dispatcher {
   nudge(workspaceId: string): void {
     if (this.loops.length === 0) return;
     const now = this.clock().getTime();
-    for (const vendor of VENDORS) {
+    for (const vendor of VENDOR_NAMES) {
       const slot = this.slot({ workspaceId, vendor });
       slot.dueAt = Math.min(slot.dueAt, now);
     }
@@ -223,7 +222,7 @@ export class Dispatcher {
     const probes = await mapLimited(list, 16, (w) => this.queue.probe(w.id));
     const seen = new Set<string>();
     list.forEach((w, i) => {
-      for (const vendor of VENDORS) {
+      for (const vendor of VENDOR_NAMES) {
         const { dueAt, pausedUntil } = probes[i][vendor];
         if (dueAt === null) continue;
         const slot = this.slot({ workspaceId: w.id, vendor });

@@ -10,7 +10,7 @@ import type { Tx } from '../db/client.js';
 import { oneWorkspace, rowsOf } from '../db/rows.js';
 import { recordset } from '../db/recordset.js';
 import type { IdentityChange } from '../identity/engine/model.js';
-import type { IdentityMessage, VendorName } from './message.js';
+import { VENDOR_NAMES, type IdentityMessage, type VendorName } from './message.js';
 import { outboxMessages } from './outbox.sql.js';
 
 export interface EnqueueContext {
@@ -175,7 +175,7 @@ export async function recordUnsupportedChange(
   },
 ): Promise<void> {
   const configured = await configuredVendors(tx, ctx.workspaceId);
-  const vendors = (['BRAZE', 'MIXPANEL'] as const).filter((v) => configured.has(v));
+  const vendors = VENDOR_NAMES.filter((v) => configured.has(v));
   if (vendors.length === 0) return;
   await tx.insert(outboxMessages).values(
     vendors.map((vendor) => ({

@@ -43,6 +43,9 @@ export interface IdentityMessage {
 
 export type VendorName = 'MIXPANEL' | 'BRAZE';
 
+/** Every vendor the gateway delivers to: a change has at most one delivery for each. */
+export const VENDOR_NAMES: readonly VendorName[] = ['BRAZE', 'MIXPANEL'];
+
 /** A message as the dispatcher hands it to a translator: with the row it came from. */
 export interface OutboxItem {
   readonly rowId: string;

@@ -59,43 +59,61 @@ describe('request limits', () => {
   });
 
   it('refuses a query that may return too many objects, and allows a smaller page', async () => {
+    // Per profile: aliases up to MAX_IDS_PER_PROFILE (500), 10 events of 30 daily counts each.
     const { key } = await gw.newWorkspace();
     const query = (first: number) =>
       `{ profiles(first: ${first}) { edges { node { id aliases { aliasName } events { name dailyCounts { day count } } } } } }`;
     const big = await gw.gql(key, query(100));
     expect(codes(big)).toEqual(['BAD_USER_INPUT']);
     expect(big.errors?.[0]?.message).toMatch(/at most 5000/);
-    expect((await gw.gql(key, query(5))).errors).toBeUndefined();
+    expect((await gw.gql(key, query(4))).errors).toBeUndefined();
   });
 });
 
 describe('the cost estimate', () => {
-  it('counts a connection’s edges by its page size and its totalCount once', async () => {
+  const measure = async (q: string, variables = {}, maxIdsPerProfile = 500) => {
     const { measureOperation } = await import('../../src/http/limits.js');
     const { buildGatewaySchema } = await import('../../src/http/build-schema.js');
     const { parse } = await import('graphql');
-    const schema = buildGatewaySchema();
-    const measure = (q: string) => measureOperation(schema, parse(q), null, {});
-    expect(measure('{ profiles { totalCount } }').cost).toBe(2);
-    // profiles 1 + edges 1 + node, id and aliases 20 each + aliasName 20 × 10
-    expect(
-      measure('{ profiles(first: 20) { edges { node { id aliases { aliasName } } } } }').cost,
-    ).toBe(1 + 1 + 3 * 20 + 200);
+    return measureOperation(buildGatewaySchema(), parse(q), null, variables, { maxIdsPerProfile })
+      .cost;
+  };
+
+  it('counts a connection’s edges by its page size and its totalCount and pageInfo once', async () => {
+    expect(await measure('{ profiles { totalCount } }')).toBe(2);
+    expect(await measure('{ profiles(first: 50) { totalCount pageInfo { hasNextPage } } }')).toBe(
+      1 + 1 + 2,
+    );
+    // per item of the page: edges 1 + node 1 + id 1
+    expect(await measure('{ profiles(first: 20) { totalCount edges { node { id } } } }')).toBe(
+      1 + 1 + 20 * 3,
+    );
+  });
+
+  it('sizes a profile’s identifiers by MAX_IDS_PER_PROFILE and its daily counts by 30 days', async () => {
+    const aliases = '{ profiles(first: 20) { edges { node { aliases { aliasName } } } } }';
+    // per profile: edges 1 + node 1 + aliases (1 + one aliasName per identifier)
+    expect(await measure(aliases)).toBe(1 + 20 * (1 + 1 + (1 + 500)));
+    expect(await measure(aliases, {}, 100)).toBe(1 + 20 * (1 + 1 + (1 + 100)));
+    const days = '{ profile(by: { externalId: "u" }) { events { dailyCounts { day count } } } }';
+    // profile 1 + events (1 + 10 events × dailyCounts (1 + 30 days × 2))
+    expect(await measure(days)).toBe(1 + 1 + 10 * (1 + 30 * 2));
   });
 
   it('takes an omitted variable’s page size from its default, then from the field’s', async () => {
-    const { measureOperation } = await import('../../src/http/limits.js');
-    const { buildGatewaySchema } = await import('../../src/http/build-schema.js');
-    const { parse } = await import('graphql');
-    const schema = buildGatewaySchema();
-    const cost = (q: string, variables = {}) =>
-      measureOperation(schema, parse(q), null, variables).cost;
     const withDefault = 'query ($n: Int = 200) { profiles(first: $n) { edges { node { id } } } }';
-    // profiles 1 + edges 1 + node and id once per item of the page
-    expect(cost(withDefault)).toBe(1 + 1 + 2 * 200);
-    expect(cost(withDefault, { n: 5 })).toBe(1 + 1 + 2 * 5);
+    expect(await measure(withDefault)).toBe(1 + 200 * 3);
+    expect(await measure(withDefault, { n: 5 })).toBe(1 + 5 * 3);
     const withoutDefault = 'query ($n: Int) { profiles(first: $n) { edges { node { id } } } }';
-    expect(cost(withoutDefault)).toBe(cost('{ profiles { edges { node { id } } } }'));
+    expect(await measure(withoutDefault)).toBe(
+      await measure('{ profiles { edges { node { id } } } }'),
+    );
+    expect(await measure(withoutDefault)).toBe(1 + 20 * 3);
+  });
+
+  it('leaves variables that do not fit the operation to execution, which refuses them', async () => {
+    const query = 'query ($n: Int) { profiles(first: $n) { totalCount } }';
+    expect(await measure(query, { n: 'many' })).toBeNull();
   });
 });
 

@@ -9,6 +9,7 @@ import {
   Root,
   type ClassType,
 } from 'type-graphql';
+import { edges } from '../../lib/query-cost.js';
 
 @ObjectType()
 export class PageInfo {
@@ -38,7 +39,7 @@ export function connectionType<T extends object>(node: ClassType<T>, name: strin
 
   @ObjectType(`${name}Connection`)
   class Connection {
-    @Field(() => [Edge])
+    @Field(() => [Edge], { complexity: edges })
     edges: Edge[];
 
     @Field(() => PageInfo)

@@ -22,6 +22,8 @@ import { Delivery } from '../../outbox/graphql/delivery.type.js';
 import type { OutboxRow } from '../../outbox/delivery-service.js';
 import { IdentifyResult, IdentifyUsersPayload, Merge } from './identify.type.js';
 import { Profile } from './profile.type.js';
+import { listOf, page, perProfile } from '../../lib/query-cost.js';
+import { VENDOR_NAMES } from '../../outbox/message.js';
 
 const mergeConnection = connectionType(Merge, 'Merge');
 export const MergeConnectionResolver = mergeConnection.ConnectionResolver;
@@ -50,7 +52,10 @@ export class IdentifyResolver {
   }
 
   @Authorized('profiles:read')
-  @Query(() => mergeConnection.Connection, { description: 'Merges, newest first.' })
+  @Query(() => mergeConnection.Connection, {
+    description: 'Merges, newest first.',
+    complexity: page,
+  })
   merges(
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
@@ -88,6 +93,7 @@ export class IdentifyResultResolver {
 
   @FieldResolver(() => [Delivery], {
     description: 'Vendor deliveries of this change (none on dryRun).',
+    complexity: listOf(VENDOR_NAMES.length),
   })
   deliveries(
     @Root() result: IdentifyResult,
@@ -111,7 +117,10 @@ export class MergeResolver {
     return merge.absorbedId;
   }
 
-  @FieldResolver(() => [Delivery], { description: 'What each vendor was told of this merge.' })
+  @FieldResolver(() => [Delivery], {
+    description: 'What each vendor was told of this merge.',
+    complexity: listOf(VENDOR_NAMES.length),
+  })
   deliveries(@Root() merge: MergeRow, @Ctx() ctx: GatewayContext): Promise<OutboxRow[]> {
     return ctx.loaders.deliveries.load(merge.id);
   }
@@ -119,7 +128,10 @@ export class MergeResolver {
 
 @Resolver(() => Profile)
 export class ProfileMergesResolver {
-  @FieldResolver(() => [Merge], { description: 'Merges this profile survived, newest first.' })
+  @FieldResolver(() => [Merge], {
+    description: 'Merges this profile survived, newest first.',
+    complexity: perProfile,
+  })
   merges(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<MergeRow[]> {
     return ctx.loaders.mergesSurvived.load(profile.id);
   }

@@ -3,6 +3,8 @@ import 'reflect-metadata';
 import { Field, ID, Int, ObjectType, registerEnumType } from 'type-graphql';
 
 import { MergeBehavior } from './identify.input.js';
+import { listOf } from '../../lib/query-cost.js';
+import { MAX_IDENTIFIERS_PER_REQUEST } from '../identify-input.js';
 
 export enum IdentifyOutcome {
   MERGED = 'MERGED',
@@ -91,6 +93,7 @@ export class IdentifyUsersPayload {
 
   @Field(() => [IdentifyResult], {
     description: 'In input order: aliases, then emails, then anon ids.',
+    complexity: listOf(MAX_IDENTIFIERS_PER_REQUEST),
   })
   results: IdentifyResult[];
 }

@@ -26,6 +26,7 @@ import {
   PushToken,
   UserAlias,
 } from './profile.type.js';
+import { page, perProfile } from '../../lib/query-cost.js';
 
 const profileConnection = connectionType(Profile, 'Profile');
 const userAliasConnection = connectionType(UserAlias, 'UserAlias');
@@ -52,7 +53,10 @@ export class ProfileQueryResolver {
   }
 
   @Authorized('profiles:read')
-  @Query(() => profileConnection.Connection, { description: 'Live profiles, oldest first.' })
+  @Query(() => profileConnection.Connection, {
+    description: 'Live profiles, oldest first.',
+    complexity: page,
+  })
   profiles(
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
@@ -64,7 +68,10 @@ export class ProfileQueryResolver {
   }
 
   @Authorized('profiles:read')
-  @Query(() => userAliasConnection.Connection, { description: 'Aliases in (label, name) order.' })
+  @Query(() => userAliasConnection.Connection, {
+    description: 'Aliases in (label, name) order.',
+    complexity: page,
+  })
   aliases(
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
@@ -87,12 +94,18 @@ export class ProfileFieldResolver {
     return profile.externalId !== null;
   }
 
-  @FieldResolver(() => [UserAlias], { description: 'Every alias, anon ids included.' })
+  @FieldResolver(() => [UserAlias], {
+    description: 'Every alias, anon ids included.',
+    complexity: perProfile,
+  })
   aliases(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<AliasRow[]> {
     return ctx.loaders.aliases.load(profile.id);
   }
 
-  @FieldResolver(() => [String], { description: "Aliases under the workspace's anon-id label." })
+  @FieldResolver(() => [String], {
+    description: "Aliases under the workspace's anon-id label.",
+    complexity: perProfile,
+  })
   async anonIds(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<string[]> {
     const all = await ctx.loaders.aliases.load(profile.id);
     return all.filter((a) => a.aliasLabel === ctx.scope.anonIdLabel).map((a) => a.aliasName);

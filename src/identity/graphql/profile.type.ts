@@ -2,6 +2,8 @@
 import 'reflect-metadata';
 import { GraphQLJSONObject } from 'graphql-scalars';
 import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { listOf } from '../../lib/query-cost.js';
+import { DAILY_WINDOW_DAYS } from '../track-aggregate.js';
 
 @ObjectType({ description: 'A person as the gateway knows them.' })
 export class Profile {
@@ -94,7 +96,10 @@ export class EventSummary {
   @Field(() => Date)
   lastAt: Date;
 
-  @Field(() => [DailyCount], { description: 'Occurrences per UTC day over the last 30 days.' })
+  @Field(() => [DailyCount], {
+    description: 'Occurrences per UTC day over the last 30 days.',
+    complexity: listOf(DAILY_WINDOW_DAYS),
+  })
   dailyCounts: DailyCount[];
 }
 

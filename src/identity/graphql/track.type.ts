@@ -3,6 +3,8 @@ import 'reflect-metadata';
 import { Field, Int, ObjectType } from 'type-graphql';
 
 import { UserAlias } from './profile.type.js';
+import { listOf } from '../../lib/query-cost.js';
+import { MAX_ALIASES_PER_REQUEST } from '../alias-service.js';
 
 @ObjectType()
 export class TrackUsersPayload {
@@ -33,6 +35,9 @@ export class CreateAliasesPayload {
   @Field(() => String)
   message: string;
 
-  @Field(() => [UserAlias], { description: 'The aliases as stored, in input order.' })
+  @Field(() => [UserAlias], {
+    description: 'The aliases as stored, in input order.',
+    complexity: listOf(MAX_ALIASES_PER_REQUEST),
+  })
   aliases: UserAlias[];
 }

@@ -15,8 +15,9 @@ import {
 
 import type { GatewayContext } from '../../http/context.js';
 import { connectionType } from '../../identity/graphql/connection.type.js';
-import type { OutboxRow } from '../delivery-service.js';
+import { MAX_RETRY_IDS, type OutboxRow } from '../delivery-service.js';
 import { Delivery, DeliveryStatus, Vendor } from './delivery.type.js';
+import { listOf, page } from '../../lib/query-cost.js';
 
 const deliveryConnection = connectionType(Delivery, 'Delivery');
 export const DeliveryConnectionResolver = deliveryConnection.ConnectionResolver;
@@ -24,7 +25,10 @@ export const DeliveryConnectionResolver = deliveryConnection.ConnectionResolver;
 @Resolver()
 export class DeliveryResolver {
   @Authorized('profiles:read')
-  @Query(() => deliveryConnection.Connection, { description: 'Deliveries, newest first.' })
+  @Query(() => deliveryConnection.Connection, {
+    description: 'Deliveries, newest first.',
+    complexity: page,
+  })
   deliveries(
     @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
     @Arg('after', () => String, { nullable: true }) after: string | null,
@@ -38,6 +42,7 @@ export class DeliveryResolver {
   @Authorized('deliveries:write')
   @Mutation(() => [Delivery], {
     description: 'Makes DEAD or RETRYING deliveries due now with a fresh attempt budget.',
+    complexity: listOf(MAX_RETRY_IDS),
   })
   retryDeliveries(
     @Arg('ids', () => [ID]) ids: string[],
