@@ -19,18 +19,18 @@ afterAll(async () => {
 
 /**
  * Starts the gateway on the embedded database in `dataDir`: from `src/main.ts` through tsx, or
- * with `args` from a build, as `npm start` runs it.
+ * with `args` from a build, as `npm start` runs it. It listens on a free port of its choosing
+ * (PORT=0), which `origin()` reads from its log once it listens.
  */
 function startGateway(
   dataDir: string,
-  port: number,
   args: readonly string[] = ['--import', 'tsx', 'src/main.ts'],
   extraEnv: NodeJS.ProcessEnv = {},
 ) {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATA_DIR: dataDir,
-    PORT: String(port),
+    PORT: '0',
     LOG_LEVEL: 'info',
     ...extraEnv,
   };
@@ -48,28 +48,34 @@ function startGateway(
     }
     return output;
   };
-  return { child, exited, listening, output: () => output };
+  /** `http://127.0.0.1:<port>`, from the listening log line. */
+  const origin = () => {
+    const line = output.split('\n').find((l) => l.includes('identity-gateway listening'));
+    if (!line) throw new Error(`not listening yet: ${output}`);
+    return new URL((JSON.parse(line) as { url: string }).url.replace('0.0.0.0', '127.0.0.1'))
+      .origin;
+  };
+  return { child, exited, listening, origin, output: () => output };
 }
 
 describe('the gateway process', () => {
   it('prints an admin key once, serves GraphQL with it, and refuses a second process on the same folder', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'igw-proc-'));
     dirs.push(dataDir);
-    const port = 40000 + (process.pid % 10000);
-    const first = startGateway(dataDir, port);
+    const first = startGateway(dataDir);
     // The log line and the key banner go out on their own: wait for both.
     const out = await first.listening((o) => /igw_[A-Za-z0-9_-]+/.test(o));
     const key = /igw_[A-Za-z0-9_-]+/.exec(out)?.[0];
     expect(key, out).toBeDefined();
 
-    const res = await fetch(`http://127.0.0.1:${port}/graphql`, {
+    const res = await fetch(`${first.origin()}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
       body: JSON.stringify({ query: '{ profiles { totalCount } }' }),
     });
     expect(await res.json()).toEqual({ data: { profiles: { totalCount: 0 } } });
 
-    const second = startGateway(dataDir, port + 1);
+    const second = startGateway(dataDir);
     expect(await second.exited).toBe(3);
     expect(second.output()).toMatch(/in use by another gateway process/);
 
@@ -79,10 +85,10 @@ describe('the gateway process', () => {
     expect(existsSync(path.join(dataDir, 'gateway.lock'))).toBe(false);
 
     // A restart on the same folder keeps the key and prints no new one.
-    const third = startGateway(dataDir, port + 2);
+    const third = startGateway(dataDir);
     const again = await third.listening();
     expect(again).not.toMatch(/igw_/);
-    const after = await fetch(`http://127.0.0.1:${port + 2}/graphql`, {
+    const after = await fetch(`${third.origin()}/graphql`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
       body: JSON.stringify({ query: '{ profiles { totalCount } }' }),
@@ -103,14 +109,13 @@ describe('the gateway process', () => {
 
     const dataDir = await mkdtemp(path.join(tmpdir(), 'igw-build-'));
     dirs.push(dataDir);
-    const port = 40000 + ((process.pid + 5000) % 10000);
-    const gateway = startGateway(dataDir, port, ['--enable-source-maps', entry], {
+    const gateway = startGateway(dataDir, ['--enable-source-maps', entry], {
       NODE_ENV: 'development',
     });
     const out = await gateway.listening();
     const key = /igw_[A-Za-z0-9_-]+/.exec(out)?.[0];
     expect(key, out).toBeDefined();
-    const url = `http://127.0.0.1:${port}`;
+    const url = gateway.origin();
     const graphql = (query: string) =>
       fetch(`${url}/graphql`, {
         method: 'POST',
