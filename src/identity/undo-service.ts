@@ -42,9 +42,10 @@ export class UndoService {
       const merge = await this.lockMerge(tx, ws, mergeId);
       const survivorBefore = reviveProfile(merge.survivorBefore);
       const absorbedBefore = reviveProfile(merge.absorbedBefore);
-      // Every identifier of both profiles, exclusively, as identifyUsers locks them: the absorbed
-      // profile's identifiers move back, so a tracking or identification naming one waits for
-      // this undo and then finds the profile that holds it.
+      // Every identifier that moves, exclusively, as identifyUsers locks them: the absorbed
+      // profile's (kept whole in the journal) go back to it, so a tracking or identification
+      // naming one waits for this undo and then finds the profile that holds it. The survivor's
+      // own identifiers stay where they are (the journal keeps only what the merge changed).
       await this.locks.lockIdentifiers(
         tx,
         ws,

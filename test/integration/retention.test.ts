@@ -157,3 +157,53 @@ describe('daily event counts', () => {
     expect((await daysOf(ws, known)).every((d) => d >= first)).toBe(true);
   });
 });
+
+describe('the merge journal', () => {
+  it('keeps what an undo needs: the survivor’s changed fields only, the absorbed profile whole', async () => {
+    const scope = await newScope();
+    const ws = scope.workspaceId;
+    const externalId = anExternalId();
+    const anonId = anAnonId();
+    now = Date.now();
+    const time = new Date(now - 1000);
+    // A survivor with a long history of its own: many events and aliases the merge leaves alone.
+    await services.track.track(scope, {
+      events: Array.from({ length: 40 }, (_, i) => ({ externalId, name: `event-${i}`, time })),
+      attributes: [{ externalId, firstName: 'Ann' }],
+    });
+    await services.aliases.createAliases(
+      scope,
+      Array.from({ length: 20 }, (_, i) => ({
+        externalId,
+        aliasLabel: 'crm',
+        aliasName: `${externalId}-${i}`,
+      })),
+    );
+    await services.track.track(scope, {
+      events: [{ anonId, name: 'event-0', time }],
+      attributes: [{ anonId, lastName: 'Lee' }],
+    });
+    const { results } = await services.identity.identify(scope, {
+      anonIdsToIdentify: [{ externalId, anonId }],
+    });
+    expect(results[0].outcome).toBe('MERGED');
+    const [row] = rowsOf<{ survivor: any; absorbed: any }>(
+      await database.db.execute(sql`
+        select survivor_before as survivor, absorbed_before as absorbed from merges
+        where workspace_id = ${ws} and id = ${results[0].mergeId}`),
+    );
+    const survivor = typeof row.survivor === 'string' ? JSON.parse(row.survivor) : row.survivor;
+    const absorbed = typeof row.absorbed === 'string' ? JSON.parse(row.absorbed) : row.absorbed;
+    expect(survivor.aliases).toEqual([]);
+    expect(survivor.events.map((e: { name: string }) => e.name)).toEqual(['event-0']);
+    expect(survivor.attributes.firstName).toBeNull();
+    expect(absorbed.aliases.map((a: { aliasName: string }) => a.aliasName)).toEqual([anonId]);
+    expect(absorbed.attributes.lastName).toBe('Lee');
+
+    // And the undo puts both back from it.
+    const undone = await services.undo.undo(scope, results[0].mergeId!);
+    expect(undone.undoneAt).not.toBeNull();
+    const back = await services.profiles.findProfile(scope, { externalId });
+    expect(back?.id).not.toBe((await services.profiles.findProfile(scope, { anonId }))?.id);
+  });
+});

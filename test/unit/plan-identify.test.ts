@@ -165,7 +165,12 @@ describe('identify by alias', () => {
         externalId: 'user-1',
         identifier: { kind: 'alias', aliasLabel: 'braze_alias', aliasName: 'crm-1' },
         changedFields: expect.arrayContaining(['aliases', 'lastName']),
-        survivorBefore: known,
+        // Of the survivor, only what the merge changed (lastName, empty before); all of the absorbed.
+        survivorBefore: {
+          ...known,
+          aliases: [],
+          attributes: { ...known.attributes, firstName: null },
+        },
         absorbedBefore: anon,
       },
     ]);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { mergeProfiles } from '../../src/identity/engine/merge-fields.js';
+import { journalledSurvivor, mergeProfiles } from '../../src/identity/engine/merge-fields.js';
 import type { MergeBehavior, ProfileState } from '../../src/identity/engine/model.js';
 import { planUndo } from '../../src/identity/engine/plan-undo.js';
 import {
@@ -79,8 +79,15 @@ describe('planUndo', () => {
         fc.constantFrom<MergeBehavior>('MERGE', 'NONE'),
         (s, a, behavior) => {
           const merged = mergeProfiles(s, a, behavior, NOW);
+          // From what the journal keeps of the survivor, not its whole prior state.
+          const kept = journalledSurvivor(s, merged.changedFields);
           const plan = planUndo(
-            { behavior, survivorBefore: s, absorbedBefore: a, changedFields: merged.changedFields },
+            {
+              behavior,
+              survivorBefore: kept,
+              absorbedBefore: a,
+              changedFields: merged.changedFields,
+            },
             merged.survivor,
             LATER,
           );
@@ -92,6 +99,57 @@ describe('planUndo', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('decides from the journalled survivor exactly as from its whole prior state, whatever changed since', () => {
+    const laterChange = fc.constantFrom(
+      (p: ProfileState) => p,
+      (p: ProfileState) => ({ ...p, customAttributes: { ...p.customAttributes, plan: 'x' } }),
+      (p: ProfileState) => ({ ...p, attributes: { ...p.attributes, firstName: 'Zoe' } }),
+      (p: ProfileState) => ({ ...p, events: [...p.events, anEventState('zzz')] }),
+      (p: ProfileState) => ({ ...p, events: p.events.slice(1), sessionCount: p.sessionCount + 1 }),
+      (p: ProfileState) => ({ ...p, aliases: p.aliases.slice(1), pushTokens: [] }),
+    );
+    fc.assert(
+      fc.property(
+        aProfileArb('s', true),
+        aProfileArb('a', false),
+        fc.constantFrom<MergeBehavior>('MERGE', 'NONE'),
+        laterChange,
+        (s, a, behavior, change) => {
+          const merged = mergeProfiles(s, a, behavior, NOW);
+          const current = change(merged.survivor);
+          const input = { behavior, absorbedBefore: a, changedFields: merged.changedFields };
+          const whole = planUndo({ ...input, survivorBefore: s }, current, LATER);
+          const kept = journalledSurvivor(s, merged.changedFields);
+          expect(planUndo({ ...input, survivorBefore: kept }, current, LATER)).toEqual(whole);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('keeps of the survivor only the fields the merge changed', () => {
+    const s = aProfile({
+      externalId: 'u',
+      aliases: [anAlias('s-1')],
+      attributes: { firstName: 'Ann' },
+      customAttributes: { plan: 'pro' },
+      events: [anEventState('visit'), anEventState('signup')],
+    });
+    const a = aProfile({
+      aliases: [anAnonAlias('x')],
+      attributes: { lastName: 'Lee' },
+      customAttributes: { tier: 'gold' },
+      events: [anEventState('visit')],
+    });
+    const merged = mergeProfiles(s, a, 'MERGE', NOW);
+    const kept = journalledSurvivor(s, merged.changedFields);
+    expect(kept.aliases).toEqual([]);
+    expect(kept.attributes).toMatchObject({ firstName: null, lastName: null });
+    expect(kept.customAttributes).toEqual({});
+    expect(kept.events.map((e) => e.name)).toEqual(['visit']);
+    expect(kept.externalId).toBe('u');
   });
 
   it('refuses when a merged field changed since, naming the field', () => {

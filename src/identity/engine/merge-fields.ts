@@ -10,6 +10,7 @@ import {
   type MergeBehavior,
   type ProfileState,
   type PurchaseState,
+  type StandardField,
 } from './model.js';
 
 const earlier = (a: Date, b: Date) => (b < a ? b : a);
@@ -165,4 +166,42 @@ export function mergeProfiles(
     };
   }
   return { survivor: merged, absorbed: tombstone, changedFields: [...new Set(changed)] };
+}
+
+/**
+ * What the journal keeps of the survivor's state before a merge: only the fields the merge
+ * changed (an undo restores those and checks them for later changes, and each merged field
+ * depends on the two profiles' values of that field alone), plus its small scalars. Its aliases,
+ * push tokens and every event, app and attribute the merge left alone are not kept: the undo
+ * takes them from the survivor as it is. The absorbed profile is kept whole, since it comes back.
+ */
+export function journalledSurvivor(
+  before: ProfileState,
+  changedFields: readonly string[],
+): ProfileState {
+  const changed = new Set(changedFields);
+  const attributes = Object.fromEntries(
+    STANDARD_FIELDS.map((f) => [f, changed.has(f) ? before.attributes[f] : null]),
+  ) as Record<StandardField, string | null>;
+  const customAttributes: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(before.customAttributes)) {
+    if (changed.has(`customAttributes.${key}`)) {
+      Object.defineProperty(customAttributes, key, {
+        value,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
+    }
+  }
+  return {
+    ...before,
+    attributes,
+    customAttributes,
+    aliases: [],
+    pushTokens: [],
+    events: before.events.filter((e) => changed.has(`events.${e.name}`)),
+    purchases: changed.has('purchases') ? before.purchases : null,
+    apps: before.apps.filter((a) => changed.has(`apps.${a.appId}`)),
+  };
 }

@@ -21,7 +21,7 @@ import {
   type IdentifierRef,
   uniqueIdentifierKeys,
 } from './identifiers.js';
-import { mergeProfiles } from './merge-fields.js';
+import { journalledSurvivor, mergeProfiles } from './merge-fields.js';
 import type {
   AliasValue,
   EngineContext,
@@ -228,7 +228,7 @@ export function planIdentify(
       externalId: item.externalId,
       identifier: named(item),
       changedFields: merged.changedFields,
-      survivorBefore: target,
+      survivorBefore: journalledSurvivor(target, merged.changedFields),
       absorbedBefore: source,
     });
     changes.push(

@@ -17,7 +17,11 @@ export const merges = pgTable(
       .array()
       .notNull()
       .default(sql`'{}'::text[]`),
-    /** Full prior states of both profiles (attributes, identifiers and summaries). */
+    /**
+     * What an undo needs: the survivor's prior values of the fields the merge changed (see
+     * journalledSurvivor) and the absorbed profile's whole prior state. Merges recorded before
+     * this rule hold the survivor's whole state, which an undo reads the same way.
+     */
     survivorBefore: jsonb('survivor_before').$type<Record<string, unknown>>().notNull(),
     absorbedBefore: jsonb('absorbed_before').$type<Record<string, unknown>>().notNull(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
