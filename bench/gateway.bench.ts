@@ -16,13 +16,15 @@
  * warm-up; a figure is the median. References: Apollo Server's smallest service (apollo-hello.ts)
  * for the read path, and hand-written postgres.js floors (floor-*.ts, PostgreSQL only) doing the
  * same database work as trackUsers and identifyUsers. A second PostgreSQL database with
- * 1,000,000 users (BENCH_LARGE=false skips it) shows whether cost depends on size. Also resident
- * memory (idle, and peak under each load) and the time from spawn to the first 200 of /readyz.
+ * 1,000,000 users (BENCH_LARGE=false skips it) shows whether cost depends on size, and one of
+ * 10,000 users a year old (BENCH_AGED=false skips it) whether a merge costs more into an old
+ * one. Also resident memory (idle, and peak under each load) and the time from spawn to the
+ * first 200 of /readyz.
  * Prints one markdown table; BENCH_WRITE_RESULTS=true also writes it to bench/RESULTS.md.
  */
 import { settings } from './measure.js';
 import { median, rssKiB } from './processes.js';
-import { measureDatabase, measureLarge, type Figures } from './scenarios.js';
+import { measureAged, measureDatabase, measureLarge, type Figures } from './scenarios.js';
 import {
   buildGateway,
   compileApollo,
@@ -35,7 +37,7 @@ import {
   type Server,
 } from './servers.js';
 import { describeMachine, renderTable, writeResults, type Row } from './table.js';
-import { rowsFor, largeRows, notesFor, startRow } from './rows.js';
+import { agedRows, rowsFor, largeRows, notesFor, startRow } from './rows.js';
 import {
   disposeAll,
   interruptions,
@@ -129,6 +131,17 @@ try {
     await stopGateway(t);
     await t.dispose();
     rows.push(...largeRows(settings.largeUsers, figures, base));
+    notes.push(...notesFor('postgres', figures));
+  }
+  if (settings.aged && base) {
+    log(`postgres: seeding ${settings.users} users a year old`);
+    const t = await prepareTarget('postgres', settings.baseUrl, settings.users, 100_000, 'year');
+    targets.push(t);
+    log('postgres, aged: measuring');
+    const figures = await measureAged(t);
+    await stopGateway(t);
+    await t.dispose();
+    rows.push(...agedRows(figures, base));
     notes.push(...notesFor('postgres', figures));
   }
   await apollo.child.stop();

@@ -15,6 +15,7 @@ export const settings = {
   connections: Number(env['BENCH_CONNECTIONS'] ?? 10),
   databases: (env['BENCH_DATABASES'] ?? 'postgres,pglite').split(',').map((d) => d.trim()),
   large: env['BENCH_LARGE'] !== 'false',
+  aged: env['BENCH_AGED'] !== 'false',
   users: Number(env['BENCH_USERS'] ?? 10_000),
   largeUsers: Number(env['BENCH_LARGE_USERS'] ?? 1_000_000),
   baseUrl: env['DATABASE_URL'] || 'postgres://postgres@127.0.0.1:5432/postgres',

@@ -209,6 +209,23 @@ export function largeRows(users: number, f: Figures, ten: Figures): Row[] {
   ];
 }
 
+/** identifyUsers on year-old users against the same on new users (both 10,000 of them). */
+export function agedRows(f: Figures, fresh: Figures): Row[] {
+  const r = f['identify'].report;
+  const ratio = fresh['identify'].report.perSecond / r.perSecond;
+  return [
+    {
+      what: '`identifyUsers` into users a year old vs into new users',
+      database: 'PostgreSQL, 10k year-old profiles',
+      measured: `${perSecond(r, 'identifiers', IDENTIFY_SIZE)} (${latency(r)})${failed(r)}`,
+      reference: perSecond(fresh['identify'].report, 'identifiers', IDENTIFY_SIZE),
+      ratio,
+      goal: 'new / year-old ≤ 1.5',
+      holds: ratio <= 1.5 && !failures(r),
+    },
+  ];
+}
+
 export function notesFor(kind: Kind, f: Figures): string[] {
   const notes: string[] = [];
   for (const [name, figure] of Object.entries(f)) {

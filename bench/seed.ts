@@ -10,6 +10,12 @@
  *   with one `page_view`; identifyUsers consumes these, one per merge, never the same twice.
  *
  * Ids are UUID v7 in creation order, as the gateway makes them, derived from i or j.
+ *
+ * With `history: 'year'` the identified users are a year old and were active every day: created
+ * 365 days ago, ten aliases (eight more devices' anon ids), and each event summary's first
+ * occurrence a year back, with a daily count for each day of the read window up to the activity
+ * day (28 days; the gateway deletes older days in the writes that touch a profile, so that is
+ * all a daily user holds), instead of a new user's single day.
  */
 import { randomUUID } from 'node:crypto';
 
@@ -52,9 +58,21 @@ function uuidV7Sql(ms: string, seed: string): SQL {
     from (select lpad(to_hex((${ms})::bigint), 12, '0') as t, md5(${seed}) as r) as v)`);
 }
 
-export async function seedIdentified(db: Db, ws: string, from: number, to: number): Promise<void> {
+export type History = 'new' | 'year';
+
+export async function seedIdentified(
+  db: Db,
+  ws: string,
+  from: number,
+  to: number,
+  history: History = 'new',
+): Promise<void> {
   const day = activityDay();
-  const createdMs = day.getTime() - 18 * DAY_MS;
+  const aged = history === 'year';
+  const createdMs = day.getTime() - (aged ? 365 : 18) * DAY_MS;
+  // Days with a daily count, counted back from the activity day.
+  const days = aged ? 28 : 1;
+  const devices = aged ? 9 : 1;
   const at = (hours: number) => new Date(day.getTime() + hours * 3_600_000).toISOString();
   for (let lo = from; lo < to; lo += SLICE) {
     const hi = Math.min(to, lo + SLICE) - 1;
@@ -69,19 +87,26 @@ export async function seedIdentified(db: Db, ws: string, from: number, to: numbe
       insert into aliases (workspace_id, alias_label, alias_name, profile_id, created_at)
       select ${ws}::uuid, a.label, a.name, pid, to_timestamp((${createdMs}::bigint + i) / 1000.0)
       from ${rows}
-      cross join lateral (values (${ANON_LABEL}::text, ${sql.raw(uuidV4Sql(`'device-' || i`))}),
-        (${CRM_LABEL}::text, 'crm-' || i)) as a(label, name)`);
-    // Each summary's occurrences all fall on one day, so its daily count equals its count.
+      cross join lateral (
+        select ${ANON_LABEL}::text as label,
+          ${sql.raw(uuidV4Sql(`'device-' || i || case when d = 0 then '' else '-' || d end`))} as name
+        from generate_series(0, ${devices - 1}::int) as d
+        union all select ${CRM_LABEL}::text, 'crm-' || i) as a(label, name)`);
+    // c occurrences on each of `days` days, which the summary counts (for a year-old user, its
+    // first occurrence lies a year back: the days before the window are no longer kept).
     const events = sql`${rows}
       cross join unnest(${`{${EVENT_NAMES.join(',')}}`}::text[]) with ordinality as n(name, k)
       cross join lateral (select 1 + (i + k::int) % 5 as c,
         ${at(8)}::timestamptz + (i % 3600) * interval '1 second' as f) as x`;
     await db.execute(sql`
       insert into event_summaries (workspace_id, profile_id, name, count, first_at, last_at)
-      select ${ws}::uuid, pid, n.name, c, f, f + (c - 1) * interval '1 minute' from ${events}`);
+      select ${ws}::uuid, pid, n.name, c * ${days}::int,
+        f - ${aged ? 364 : 0}::int * interval '1 day', f + (c - 1) * interval '1 minute'
+      from ${events}`);
     await db.execute(sql`
       insert into event_daily_counts (workspace_id, profile_id, name, day, count)
-      select ${ws}::uuid, pid, n.name, ${at(0).slice(0, 10)}::date, c from ${events}`);
+      select ${ws}::uuid, pid, n.name, ${at(0).slice(0, 10)}::date - back, c
+      from ${events} cross join generate_series(0, ${days - 1}::int) as back`);
     await db.execute(sql`
       insert into purchase_summaries (workspace_id, profile_id, count, total_cents, first_at, last_at)
       select ${ws}::uuid, pid, c, c * 999, f, f + (c - 1) * interval '1 minute'

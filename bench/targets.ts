@@ -13,7 +13,13 @@ import path from 'node:path';
 import { openDatabase, type Database } from '../src/db/client.js';
 import { runMigrations } from '../src/db/migrate.js';
 import { scratchDatabase } from './processes.js';
-import { analyze, createBenchWorkspace, seedAnonymous, seedIdentified } from './seed.js';
+import {
+  analyze,
+  createBenchWorkspace,
+  seedAnonymous,
+  seedIdentified,
+  type History,
+} from './seed.js';
 import { GatewayEnded, lastWords, startGateway, type Server } from './servers.js';
 
 export type Kind = 'postgres' | 'pglite';
@@ -21,6 +27,8 @@ export type Kind = 'postgres' | 'pglite';
 export interface Target {
   readonly kind: Kind;
   readonly users: number;
+  /** How old the identified users are (see seed.ts). */
+  readonly history: History;
   readonly workspaceId: string;
   readonly key: string;
   /** The PostgreSQL database, for the floors; null on the embedded database. */
@@ -51,12 +59,16 @@ export async function prepareTarget(
   base: string,
   users: number,
   anon: number,
+  history: History = 'new',
 ): Promise<Target> {
   let env: Record<string, string>;
   let databaseUrl: string | null = null;
   let dispose: () => Promise<void>;
   if (kind === 'postgres') {
-    const scratch = await scratchDatabase(base, users >= 1_000_000 ? 'large' : 'gateway');
+    const scratch = await scratchDatabase(
+      base,
+      users >= 1_000_000 ? 'large' : history === 'year' ? 'aged' : 'gateway',
+    );
     databaseUrl = scratch.url;
     env = { DATABASE_URL: scratch.url };
     dispose = scratch.drop;
@@ -75,13 +87,16 @@ export async function prepareTarget(
   try {
     await runMigrations(database, databaseUrl);
     const { workspaceId, key } = await createBenchWorkspace(database.db);
-    await seedIdentified(database.db, workspaceId, 0, users);
+    await seedIdentified(database.db, workspaceId, 0, users, history);
     await seedAnonymous(database.db, workspaceId, 0, anon);
     await analyze(database.db);
-    log(`${kind}: seeded ${users} users and ${anon} anonymous in ${Date.now() - started} ms`);
+    log(
+      `${kind}: seeded ${users} users (${history}) and ${anon} anonymous in ${Date.now() - started} ms`,
+    );
     const target: Target = {
       kind,
       users,
+      history,
       workspaceId,
       key,
       databaseUrl,

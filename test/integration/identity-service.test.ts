@@ -160,6 +160,48 @@ describe('identifyUsers cost', () => {
     expect(forFifty).toBeLessThan(30);
   });
 
+  it('merges the daily counts of an event both profiles hold, day by day, writing only the days that change', async () => {
+    const scope = await newScope();
+    const externalId = anExternalId();
+    const anonId = anAnonId();
+    const DAY = 86_400_000;
+    // Yesterday noon (UTC) and whole days before it: no time falls near a day's edge.
+    const noon = Math.floor(Date.now() / DAY) * DAY - DAY / 2;
+    const at = (days: number, ms = 0) => new Date(noon - days * DAY - ms);
+    const dayOf = (days: number) => at(days).toISOString().slice(0, 10);
+    await services.track.track(scope, {
+      events: [0, 1, 2].map((d) => ({ externalId, name: 'shared', time: at(d) })),
+    });
+    // The absorbed profile shares one day (1) and has one of its own (3).
+    await services.track.track(scope, {
+      events: [1, 3].map((d) => ({ anonId, name: 'shared', time: at(d, 1000) })),
+    });
+    const survivor = (await services.profiles.findProfile(scope, { externalId }))!;
+    const days = async () =>
+      rowsOf<{ day: string; count: number; xmin: string }>(
+        await database.db.execute(sql`
+          select to_char(day, 'YYYY-MM-DD') as day, count, xmin::text from event_daily_counts
+          where workspace_id = ${scope.workspaceId} and profile_id = ${survivor.id} order by day`),
+      );
+    const before = await days();
+    expect(before.map((d) => d.day)).toEqual([dayOf(2), dayOf(1), dayOf(0)]);
+    const payload = await services.identity.identify(scope, {
+      anonIdsToIdentify: [{ externalId, anonId }],
+    });
+    expect(payload.results[0].outcome).toBe('MERGED');
+    const after = await days();
+    expect(after.map((d) => [d.day, Number(d.count)])).toEqual([
+      [dayOf(3), 1],
+      [dayOf(2), 1],
+      [dayOf(1), 2],
+      [dayOf(0), 1],
+    ]);
+    // The days the absorbed profile did not have are left as they were.
+    const untouched = (list: typeof before) =>
+      list.filter((d) => [dayOf(2), dayOf(0)].includes(d.day)).map((d) => d.xmin);
+    expect(untouched(after)).toEqual(untouched(before));
+  });
+
   it("writes back only the rows a merge changed: the survivor's other rows keep their versions", async () => {
     const scope = await newScope();
     const externalId = anExternalId();

@@ -90,7 +90,18 @@ export class IdentityRepository {
         .where(inIds(aliases))
         .orderBy(aliases.aliasLabel, aliases.aliasName),
       tx.select().from(eventSummaries).where(inIds(eventSummaries)).orderBy(eventSummaries.name),
-      tx.select().from(eventDailyCounts).where(inIds(eventDailyCounts)),
+      // One row per event with its days and counts as arrays, not one row per day: a profile
+      // with a long history costs a few rows to read, whatever its days.
+      tx
+        .select({
+          profileId: eventDailyCounts.profileId,
+          name: eventDailyCounts.name,
+          days: sql<string[]>`array_agg(to_char(${eventDailyCounts.day}, 'YYYY-MM-DD'))`,
+          counts: sql<number[]>`array_agg(${eventDailyCounts.count})`,
+        })
+        .from(eventDailyCounts)
+        .where(inIds(eventDailyCounts))
+        .groupBy(eventDailyCounts.profileId, eventDailyCounts.name),
       tx.select().from(purchaseSummaries).where(inIds(purchaseSummaries)),
       tx
         .select()
@@ -135,9 +146,7 @@ export class IdentityRepository {
           count: e.count,
           firstAt: e.firstAt,
           lastAt: e.lastAt,
-          daily: Object.fromEntries(
-            days.filter((d) => d.name === e.name).map((d) => [d.day, d.count]),
-          ),
+          daily: dailyOf(days.find((d) => d.name === e.name)),
         })),
         purchases: purchase
           ? {
@@ -230,4 +239,20 @@ export class IdentityRepository {
         },
       });
   }
+}
+
+/** An event's daily counts from its aggregated row (arrays as the driver returns them). */
+function dailyOf(row: { days: unknown; counts: unknown } | undefined): Record<string, number> {
+  if (!row) return {};
+  const days = pgList(row.days);
+  const counts = pgList(row.counts);
+  return Object.fromEntries(days.map((day, i) => [String(day), Number(counts[i])]));
+}
+
+/** A PostgreSQL array as a list: parsed by the driver, or still in its text form. */
+function pgList(value: unknown): unknown[] {
+  if (Array.isArray(value)) return value;
+  if (typeof value !== 'string' || value.length < 2) return [];
+  const inner = value.slice(1, -1);
+  return inner === '' ? [] : inner.split(',');
 }

@@ -108,6 +108,7 @@ export function stateWrites(
   if (after.length === 0) return [];
   const changedIds = new Set(after.map((s) => s.id));
   const loaded = before.filter((s) => changedIds.has(s.id));
+  const [loadedDays, afterDays] = withoutUntouchedDays(loaded, after);
   const statements: SQL[] = [profileUpdate(ws, after)];
   for (const table of Object.keys(TABLES) as (keyof typeof TABLES)[]) {
     const spec = SPECS[table];
@@ -115,11 +116,43 @@ export function stateWrites(
       new Map(
         states.flatMap((s) => TABLES[table](s)).map((row) => [keyOf(row, spec.key), row] as const),
       );
-    const { upserts, deletes } = diff(keyed(loaded), keyed(after), spec.key);
+    const { upserts, deletes } =
+      table === 'event_daily_counts'
+        ? diff(keyed(loadedDays), keyed(afterDays), spec.key)
+        : diff(keyed(loaded), keyed(after), spec.key);
     if (deletes.length > 0) statements.push(deleteRows(ws, table, spec, deletes));
     if (upserts.length > 0) statements.push(upsertRows(ws, table, spec, upserts));
   }
   return statements;
+}
+
+/**
+ * The states with only the events whose daily counts may differ: an event whose counts are still
+ * the very object that was loaded (the engine copies what it changes) has the same rows before
+ * and after, so its days are not compared at all. A merge into a profile with a long history
+ * then costs the days it changes, not the days the profile holds.
+ */
+function withoutUntouchedDays(
+  loaded: readonly ProfileState[],
+  after: readonly ProfileState[],
+): [ProfileState[], ProfileState[]] {
+  const loadedById = new Map(loaded.map((s) => [s.id, s]));
+  const before: ProfileState[] = [];
+  const now: ProfileState[] = [];
+  for (const s of after) {
+    const old = loadedById.get(s.id);
+    if (!old) {
+      now.push(s);
+      continue;
+    }
+    const oldDaily = new Map(old.events.map((e) => [e.name, e.daily]));
+    const untouched = new Set(
+      s.events.filter((e) => oldDaily.get(e.name) === e.daily).map((e) => e.name),
+    );
+    before.push({ ...old, events: old.events.filter((e) => !untouched.has(e.name)) });
+    now.push({ ...s, events: s.events.filter((e) => !untouched.has(e.name)) });
+  }
+  return [before, now];
 }
 
 function keyOf(row: readonly Value[], key: number): string {
