@@ -4,6 +4,8 @@
  * per-key budget of requests per minute.
  */
 import {
+  getOperationAST,
+  getVariableValues,
   GraphQLError,
   Kind,
   type DocumentNode,
@@ -23,11 +25,17 @@ export interface QueryLimits {
 
 export interface QueryMeasure {
   readonly depth: number;
-  /** null when the variables do not fit the operation: execution refuses them with its own error. */
+  /**
+   * null when the variables do not fit the operation (execution refuses them with its own
+   * error); Infinity when the operation has more selections than the estimate counts.
+   */
   readonly cost: number | null;
 }
 
 const ESTIMATORS = [fieldExtensionsEstimator(), unsized];
+
+/** Selections the estimate visits at most, fragments expanded where they are spread. */
+const MAX_COUNTED_NODES = 10_000;
 
 export function measureOperation(
   schema: GraphQLSchema,
@@ -37,6 +45,11 @@ export function measureOperation(
   context: CostContext,
 ): QueryMeasure {
   const depth = operationDepth(document, operationName);
+  const operation = getOperationAST(document, operationName);
+  if (!operation) return { depth, cost: null };
+  // Variables that do not fit are left to execution, which refuses them with its own error.
+  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
+  if (coerced.errors?.length) return { depth, cost: null };
   try {
     const cost = getComplexity({
       schema,
@@ -45,10 +58,12 @@ export function measureOperation(
       variables: { ...variables },
       estimators: ESTIMATORS,
       context: { ...context },
+      maxQueryNodes: MAX_COUNTED_NODES,
     });
     return { depth, cost };
   } catch (error) {
-    if (error instanceof GraphQLError) return { depth, cost: null };
+    // More selections than the estimate counts (fragments spread inside each other): too costly.
+    if (error instanceof GraphQLError) return { depth, cost: Number.POSITIVE_INFINITY };
     throw error;
   }
 }
@@ -97,12 +112,15 @@ export function checkQueryLimits(measure: QueryMeasure, limits: QueryLimits): vo
     );
   }
   if (measure.cost !== null && measure.cost > limits.maxCost) {
+    const counted = Number.isFinite(measure.cost);
     throw new GraphQLError(
-      `the query may return about ${measure.cost} objects; at most ${limits.maxCost} are allowed (ask for smaller pages)`,
+      counted
+        ? `the query may return about ${measure.cost} objects; at most ${limits.maxCost} are allowed (ask for smaller pages)`
+        : `the query has more than ${MAX_COUNTED_NODES} selections once its fragments are spread; its cost cannot be counted (at most ${limits.maxCost} objects are allowed)`,
       {
         extensions: {
           code: 'BAD_USER_INPUT',
-          cost: measure.cost,
+          ...(counted ? { cost: measure.cost } : {}),
           maxCost: limits.maxCost,
           http: { status: 400 },
         },

@@ -44,6 +44,23 @@ describe('request limits', () => {
     expect(res.errors?.[0]?.message).toMatch(/levels deep/);
   });
 
+  it('refuses a query whose fragments spread into more selections than the estimate counts', async () => {
+    const { key } = await gw.newWorkspace();
+    const levels = 5;
+    const query = [
+      `query { ...F${levels} }`,
+      'fragment F0 on Query { __typename }',
+      ...Array.from(
+        { length: levels },
+        (_, i) => `fragment F${i + 1} on Query { ${`...F${i} `.repeat(10)}}`,
+      ),
+    ].join('\n');
+    const res = await gw.gql(key, query);
+    expect(res.status).toBe(400);
+    expect(codes(res)).toEqual(['BAD_USER_INPUT']);
+    expect(res.errors?.[0]?.message).toMatch(/cannot be counted/);
+  });
+
   it('stops parsing a document longer than MAX_QUERY_TOKENS, however it is nested', async () => {
     const { key } = await gw.newWorkspace();
     for (const query of [
@@ -109,6 +126,21 @@ describe('the cost estimate', () => {
       await measure('{ profiles { edges { node { id } } } }'),
     );
     expect(await measure(withoutDefault)).toBe(1 + 20 * 3);
+  });
+
+  it('counts fragments where they are spread, and calls a query with too many to count too costly', async () => {
+    const spread = (name: string, times: number) => ` ${`...${name} `.repeat(times)}`;
+    const nested = (levels: number) =>
+      [
+        `query { ...F${levels} }`,
+        'fragment F0 on Query { __typename }',
+        ...Array.from(
+          { length: levels },
+          (_, i) => `fragment F${i + 1} on Query {${spread(`F${i}`, 10)}}`,
+        ),
+      ].join('\n');
+    expect(await measure(nested(2))).toBe(100);
+    expect(await measure(nested(5))).toBe(Number.POSITIVE_INFINITY);
   });
 
   it('leaves variables that do not fit the operation to execution, which refuses them', async () => {
