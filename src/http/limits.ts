@@ -4,13 +4,20 @@
  * per-key budget of requests per minute.
  */
 import {
+  getNamedType,
+  getNullableType,
   getOperationAST,
-  getVariableValues,
   GraphQLError,
+  isInterfaceType,
+  isListType,
+  isObjectType,
   Kind,
+  type ArgumentNode,
   type DocumentNode,
   type FragmentDefinitionNode,
+  type GraphQLNamedType,
   type GraphQLSchema,
+  type OperationDefinitionNode,
   type SelectionSetNode,
 } from 'graphql';
 import { fieldExtensionsEstimator, getComplexity } from 'graphql-query-complexity';
@@ -44,12 +51,21 @@ export function measureOperation(
   variables: Readonly<Record<string, unknown>>,
   context: CostContext,
 ): QueryMeasure {
-  const depth = operationDepth(document, operationName);
   const operation = getOperationAST(document, operationName);
-  if (!operation) return { depth, cost: null };
-  // Variables that do not fit are left to execution, which refuses them with its own error.
-  const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], variables);
-  if (coerced.errors?.length) return { depth, cost: null };
+  if (!operation) return { depth: 0, cost: null };
+  const shape = operationShape(schema, document, operation);
+  // Nothing that multiplies (no list, no page): each selection counts once, as the estimate
+  // would count it, without coercing the variables again (a trackUsers input is large).
+  if (!shape.multiplies && shape.fields <= MAX_COUNTED_NODES) {
+    return { depth: shape.depth, cost: shape.fields };
+  }
+  // A cost that no variable can change is the document's: Apollo hands the same parsed document
+  // to every request with the same text, so it is counted once.
+  const cacheKey = shape.variableFree
+    ? `${operationName ?? ''}\u0001${context.maxIdsPerProfile}`
+    : null;
+  const cached = cacheKey === null ? undefined : costOfDocument.get(document)?.get(cacheKey);
+  if (cached !== undefined) return { depth: shape.depth, cost: cached };
   try {
     const cost = getComplexity({
       schema,
@@ -60,41 +76,112 @@ export function measureOperation(
       context: { ...context },
       maxQueryNodes: MAX_COUNTED_NODES,
     });
-    return { depth, cost };
+    if (cacheKey !== null) {
+      const byKey = costOfDocument.get(document) ?? new Map<string, number>();
+      byKey.set(cacheKey, cost);
+      costOfDocument.set(document, byKey);
+    }
+    return { depth: shape.depth, cost };
   } catch (error) {
+    if (!(error instanceof GraphQLError)) throw error;
     // More selections than the estimate counts (fragments spread inside each other): too costly.
-    if (error instanceof GraphQLError) return { depth, cost: Number.POSITIVE_INFINITY };
-    throw error;
+    // Any other error is the variables' (they do not fit the operation): execution refuses them.
+    return { depth: shape.depth, cost: TOO_MANY_NODES.test(error.message) ? Infinity : null };
   }
 }
 
-/** How deeply the operation's selections nest, fragments counted where they are spread. */
-function operationDepth(document: DocumentNode, operationName: string | null | undefined): number {
+/** Costs of parsed documents whose cost no variable changes, by operation name and context. */
+const costOfDocument = new WeakMap<DocumentNode, Map<string, number>>();
+
+function usesVariable(argument: ArgumentNode): boolean {
+  return argument.value.kind === Kind.VARIABLE;
+}
+
+/** The error graphql-query-complexity raises when it stops at `maxQueryNodes`. */
+const TOO_MANY_NODES = /maximum allowed number of nodes/;
+
+interface Shape {
+  /** How deeply the selections nest. */
+  readonly depth: number;
+  /** Field selections, each fragment counted where it is spread. */
+  readonly fields: number;
+  /** Whether any selection is a list or a page (or unknown here, like introspection's). */
+  readonly multiplies: boolean;
+  /** Whether no variable can change the cost: none is a page size or a directive's condition. */
+  readonly variableFree: boolean;
+}
+
+/**
+ * The operation's depth and selections, fragments counted where they are spread. Each fragment
+ * is walked once and its shape reused wherever it is spread, so fragments spread inside each
+ * other cost their number, not the number of their expansions.
+ */
+function operationShape(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): Shape {
   const fragments = new Map<string, FragmentDefinitionNode>();
   for (const d of document.definitions)
     if (d.kind === Kind.FRAGMENT_DEFINITION) fragments.set(d.name.value, d);
-  const operation = document.definitions.find(
-    (d) =>
-      d.kind === Kind.OPERATION_DEFINITION && (!operationName || d.name?.value === operationName),
-  );
-  if (!operation || operation.kind !== Kind.OPERATION_DEFINITION) return 0;
-  const depthOf = (set: SelectionSetNode, level: number, seen: ReadonlySet<string>): number => {
-    let deepest = level;
+  const known = new Map<string, Shape>();
+  const walking = new Set<string>();
+  const ofSet = (set: SelectionSetNode, parent: GraphQLNamedType | undefined): Shape => {
+    let depth = 0;
+    let fields = 0;
+    let multiplies = false;
+    let variableFree = true;
+    const add = (inner: Shape, levels: number) => {
+      depth = Math.max(depth, levels + inner.depth);
+      fields += inner.fields;
+      multiplies ||= inner.multiplies;
+      variableFree &&= inner.variableFree;
+    };
     for (const selection of set.selections) {
+      if (selection.directives?.some((d) => d.arguments?.some(usesVariable))) variableFree = false;
       if (selection.kind === Kind.FRAGMENT_SPREAD) {
-        const fragment = fragments.get(selection.name.value);
-        if (!fragment || seen.has(fragment.name.value)) continue;
-        const inner = new Set(seen).add(fragment.name.value);
-        deepest = Math.max(deepest, depthOf(fragment.selectionSet, level, inner));
+        const name = selection.name.value;
+        const fragment = fragments.get(name);
+        if (!fragment || walking.has(name)) continue;
+        let shape = known.get(name);
+        if (!shape) {
+          walking.add(name);
+          shape = ofSet(fragment.selectionSet, schema.getType(fragment.typeCondition.name.value));
+          walking.delete(name);
+          known.set(name, shape);
+        }
+        add(shape, 0);
       } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-        deepest = Math.max(deepest, depthOf(selection.selectionSet, level, seen));
-      } else if (selection.selectionSet) {
-        deepest = Math.max(deepest, depthOf(selection.selectionSet, level + 1, seen));
+        const type = selection.typeCondition
+          ? schema.getType(selection.typeCondition.name.value)
+          : parent;
+        add(ofSet(selection.selectionSet, type), 0);
+      } else {
+        const field =
+          isObjectType(parent) || isInterfaceType(parent)
+            ? parent.getFields()[selection.name.value]
+            : undefined;
+        fields += 1;
+        depth = Math.max(depth, 1);
+        if (selection.arguments?.some((a) => a.name.value === 'first' && usesVariable(a))) {
+          variableFree = false;
+        }
+        if (!field) {
+          if (selection.name.value !== '__typename') multiplies = true;
+        } else if (
+          isListType(getNullableType(field.type)) ||
+          field.args.some((a) => a.name === 'first')
+        ) {
+          multiplies = true;
+        }
+        if (selection.selectionSet) {
+          add(ofSet(selection.selectionSet, field ? getNamedType(field.type) : undefined), 1);
+        }
       }
     }
-    return deepest;
+    return { depth, fields, multiplies, variableFree };
   };
-  return depthOf(operation.selectionSet, 1, new Set());
+  return ofSet(operation.selectionSet, schema.getRootType(operation.operation) ?? undefined);
 }
 
 export function checkQueryLimits(measure: QueryMeasure, limits: QueryLimits): void {

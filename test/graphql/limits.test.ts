@@ -141,6 +141,35 @@ describe('the cost estimate', () => {
       ].join('\n');
     expect(await measure(nested(2))).toBe(100);
     expect(await measure(nested(5))).toBe(Number.POSITIVE_INFINITY);
+    // Each fragment is walked once: a billion expansions are not walked one by one.
+    expect(await measure(nested(9))).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('reuses the cost of a parsed document only where no variable can change it', async () => {
+    const { measureOperation } = await import('../../src/http/limits.js');
+    const { buildGatewaySchema } = await import('../../src/http/build-schema.js');
+    const { parse } = await import('graphql');
+    const schema = buildGatewaySchema();
+    const context = { maxIdsPerProfile: 500 };
+    const paged = parse('query ($n: Int) { profiles(first: $n) { edges { node { id } } } }');
+    expect(measureOperation(schema, paged, null, { n: 5 }, context).cost).toBe(1 + 5 * 3);
+    expect(measureOperation(schema, paged, null, { n: 50 }, context).cost).toBe(1 + 50 * 3);
+    const fixed = parse(
+      'query ($id: String!) { profile(by: { externalId: $id }) { aliases { aliasName } } }',
+    );
+    const once = measureOperation(schema, fixed, null, { id: 'a' }, context).cost;
+    expect(measureOperation(schema, fixed, null, { id: 'b' }, context).cost).toBe(once);
+    expect(measureOperation(schema, fixed, null, { id: 'b' }, { maxIdsPerProfile: 10 }).cost).toBe(
+      1 + 1 + 10,
+    );
+  });
+
+  it('counts each selection once where nothing multiplies, whatever the variables hold', async () => {
+    const track =
+      'mutation ($i: TrackUsersInput!) { trackUsers(input: $i) { eventsProcessed message } }';
+    const events = Array.from({ length: 75 }, (_, k) => ({ externalId: `u-${k}`, name: 'e' }));
+    expect(await measure(track, { i: { events } })).toBe(3);
+    expect(await measure('{ __typename }')).toBe(1);
   });
 
   it('leaves variables that do not fit the operation to execution, which refuses them', async () => {
