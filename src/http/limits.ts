@@ -105,7 +105,7 @@ interface Shape {
   readonly depth: number;
   /** Field selections, each fragment counted where it is spread. */
   readonly fields: number;
-  /** Whether any selection is a list or a page (or unknown here, like introspection's). */
+  /** Whether any selection is a list or has a cost of its own (or is unknown here, like introspection's). */
   readonly multiplies: boolean;
   /** Whether no variable can change the cost: none is a page size or a directive's condition. */
   readonly variableFree: boolean;
@@ -166,11 +166,12 @@ function operationShape(
         if (selection.arguments?.some((a) => a.name.value === 'first' && usesVariable(a))) {
           variableFree = false;
         }
+        // A list, or a field with a cost of its own (a page), is for the estimate to count.
         if (!field) {
           if (selection.name.value !== '__typename') multiplies = true;
         } else if (
           isListType(getNullableType(field.type)) ||
-          field.args.some((a) => a.name === 'first')
+          field.extensions['complexity'] !== undefined
         ) {
           multiplies = true;
         }

@@ -346,29 +346,27 @@ export async function promoteNext(
     returning n.take, m.id, m.profile_id, m.payload, m.dedupe_key, m.attempts, m.created_at`),
   );
   return rows
-    .filter((r) => r.take === true || r.take === 't')
+    .filter((r) => r.take)
     .map((r) => ({
       id: Number(r.id),
       profileId: r.profile_id,
-      payload: (typeof r.payload === 'string'
-        ? JSON.parse(r.payload)
-        : r.payload) as IdentityMessage,
+      payload: r.payload,
       dedupeKey: r.dedupe_key,
-      attempts: Number(r.attempts),
-      createdAt: r.created_at instanceof Date ? r.created_at : new Date(r.created_at),
+      attempts: r.attempts,
+      createdAt: new Date(r.created_at),
     }))
     .sort((a, b) => a.id - b.id);
 }
 
-/** A promoted row as the driver returns it from raw SQL. */
+/** A promoted row as both drivers return it from raw SQL (bigint as text, timestamps as text). */
 interface RawClaimed {
-  readonly take: boolean | string;
+  readonly take: boolean;
   readonly id: string | number;
   readonly profile_id: string;
-  readonly payload: unknown;
+  readonly payload: IdentityMessage;
   readonly dedupe_key: string;
-  readonly attempts: string | number;
-  readonly created_at: Date | string;
+  readonly attempts: number;
+  readonly created_at: string;
 }
 
 /**

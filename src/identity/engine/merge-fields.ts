@@ -183,17 +183,12 @@ export function journalledSurvivor(
   const attributes = Object.fromEntries(
     STANDARD_FIELDS.map((f) => [f, changed.has(f) ? before.attributes[f] : null]),
   ) as Record<StandardField, string | null>;
-  const customAttributes: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(before.customAttributes)) {
-    if (changed.has(`customAttributes.${key}`)) {
-      Object.defineProperty(customAttributes, key, {
-        value,
-        enumerable: true,
-        writable: true,
-        configurable: true,
-      });
-    }
-  }
+  // Object.fromEntries defines own properties: `__proto__` or `constructor` stay data here.
+  const customAttributes = Object.fromEntries(
+    Object.entries(before.customAttributes).filter(([key]) =>
+      changed.has(`customAttributes.${key}`),
+    ),
+  );
   return {
     ...before,
     attributes,

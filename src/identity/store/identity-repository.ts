@@ -241,18 +241,8 @@ export class IdentityRepository {
   }
 }
 
-/** An event's daily counts from its aggregated row (arrays as the driver returns them). */
-function dailyOf(row: { days: unknown; counts: unknown } | undefined): Record<string, number> {
+/** An event's daily counts from its aggregated row (both drivers return the arrays parsed). */
+function dailyOf(row: { days: string[]; counts: number[] } | undefined): Record<string, number> {
   if (!row) return {};
-  const days = pgList(row.days);
-  const counts = pgList(row.counts);
-  return Object.fromEntries(days.map((day, i) => [String(day), Number(counts[i])]));
-}
-
-/** A PostgreSQL array as a list: parsed by the driver, or still in its text form. */
-function pgList(value: unknown): unknown[] {
-  if (Array.isArray(value)) return value;
-  if (typeof value !== 'string' || value.length < 2) return [];
-  const inner = value.slice(1, -1);
-  return inner === '' ? [] : inner.split(',');
+  return Object.fromEntries(row.days.map((day, i) => [day, row.counts[i]]));
 }
