@@ -133,7 +133,8 @@ describe('deliveries over GraphQL', () => {
     await merge(key, externalId);
     const dead = await eventually(
       () => gw.gql(key, LIST, { status: 'DEAD' }),
-      (r) => r.data?.deliveries.totalCount === 1,
+      // The page and totalCount are separate statements: wait for the row in both.
+      (r) => r.data?.deliveries.totalCount === 1 && r.data.deliveries.edges.length === 1,
     );
     const node = dead.data!.deliveries.edges[0].node;
     expect(node.lastError).toContain('Access Denied');
