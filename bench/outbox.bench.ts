@@ -119,6 +119,7 @@ interface DrainResult {
   readonly rows: number;
   readonly seconds: number;
   readonly perSecond: number;
+  readonly claimP50Ms: number;
   readonly claimP99Ms: number;
   readonly freshMs: number;
   readonly duplicates: number;
@@ -188,6 +189,7 @@ async function drain(kind: Target['kind'], rows: number): Promise<DrainResult> {
     rows,
     seconds,
     perSecond: rows / seconds,
+    claimP50Ms: histogramPercentile(metrics, 'igw_outbox_claim_duration_seconds', 50) * 1000,
     claimP99Ms: histogramPercentile(metrics, 'igw_outbox_claim_duration_seconds', 99) * 1000,
     freshMs: Math.max(seen.braze, seen.mixpanel) - freshSentAt,
     duplicates: stats.duplicates,
@@ -287,8 +289,8 @@ const fmt = (n: number, digits = 0) =>
   Number.isFinite(n) ? n.toLocaleString('en-US', { maximumFractionDigits: digits }) : String(n);
 
 const lines: string[] = [
-  '| database | backlog | runs | deliveries/s (median) | drain s | claim p99 | fresh delivery of another workspace | duplicates | order violations | left claimed | undelivered | gateway peak RSS | stop after SIGTERM |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  '| database | backlog | runs | deliveries/s (median) | drain s | claim p50 | claim p99 | fresh delivery of another workspace | duplicates | order violations | left claimed | undelivered | gateway peak RSS | stop after SIGTERM |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
 ];
 const kinds: Target['kind'][] = withPglite ? ['postgres', 'pglite'] : ['postgres'];
 for (const kind of kinds) {
@@ -306,6 +308,9 @@ for (const kind of kinds) {
         m((r) => r.seconds),
         1,
       )} | ≤ ${fmt(
+        m((r) => r.claimP50Ms),
+        1,
+      )} ms | ≤ ${fmt(
         m((r) => r.claimP99Ms),
         1,
       )} ms | ${fmt(m((r) => r.freshMs))} ms | ${Math.max(...results.map((r) => r.duplicates))} | ${Math.max(...results.map((r) => r.orderViolations))} | ${Math.max(...results.map((r) => r.leftClaimed))} | ${Math.max(...results.map((r) => r.notDelivered))} | ${fmt(m((r) => r.peakRssMiB))} MiB | ${fmt(m((r) => r.stopMs))} ms |`,

@@ -58,7 +58,7 @@ export class Metrics {
     this.claims = new Histogram({
       name: 'igw_outbox_claim_duration_seconds',
       help: 'Time to claim one batch of deliveries (one workspace and vendor)',
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.075, 0.1, 0.25, 1],
       registers,
     });
     this.unavailable = new Counter({

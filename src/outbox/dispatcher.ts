@@ -53,7 +53,7 @@ export interface DispatcherOptions extends RetentionOptions {
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
-  batchSize: 500,
+  batchSize: 250,
   leaseMs: 120_000,
   pollMs: 250,
   requestTimeoutMs: 10_000,
@@ -62,7 +62,7 @@ export const DEFAULT_DISPATCHER_OPTIONS: DispatcherOptions = {
   backoffBaseMs: 1_000,
   backoffMaxMs: 5 * 60 * 1000,
   brazeRequestsPerMinute: 20_000,
-  workers: 4,
+  workers: 3,
   requestsInFlight: 4,
   retentionMs: 7 * DAY_MS,
   deadRetentionMs: 30 * DAY_MS,

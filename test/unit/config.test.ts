@@ -20,8 +20,8 @@ describe('loadConfig', () => {
     });
     expect(config.auth).toEqual({ bootstrapApiKey: null, keyCacheMs: 2000 });
     expect(config.outbox).toMatchObject({
-      batchSize: 500,
-      workers: 4,
+      batchSize: 250,
+      workers: 3,
       requestsInFlight: 4,
       retentionMs: 7 * 86_400_000,
       deadRetentionMs: 30 * 86_400_000,
