@@ -44,6 +44,8 @@ export async function buildGateway(outdir: string = path.join(root, 'dist')): Pr
     target: 'node20',
     tsconfig: 'tsconfig.json',
     external: EXTERNAL,
+    // Apollo's hash helper falls back to a JavaScript SHA-256 inside a bundle (see the file).
+    alias: { '@apollo/utils.createhash': './src/lib/native-hash.ts' },
     // CommonJS packages inside an ES module still call require() for Node's own modules.
     banner: {
       js: "import { createRequire as createRequireForBundle } from 'node:module'; const require = createRequireForBundle(import.meta.url);",

@@ -50,6 +50,10 @@ class BodyTooLargeError extends Error {}
 
 export async function startHttpServer(options: HttpOptions): Promise<RunningServer> {
   const { http, database, services, logger, metrics, cost } = options;
+  // The line logged for every request holds only ids, the operation's name, its outcome and its
+  // time, none of them a path the logger redacts: checking its paths on every request cost about
+  // a tenth of the process's CPU under load, for nothing.
+  const requestLog = logger.child({}, { redact: [] });
   const httpServer = createServer();
   const rateLimiter = new KeyRateLimiter(http.rateLimitPerMinute);
   const queryLimits = { maxDepth: http.maxQueryDepth, maxCost: http.maxQueryCost };
@@ -93,7 +97,7 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
               const errors = body.kind === 'single' ? body.singleResult.errors : undefined;
               const outcome = errors?.length ? codeOf(errors[0]?.extensions?.['code']) : 'ok';
               metrics.requests.inc({ operation, outcome });
-              logger.info(
+              requestLog.info(
                 {
                   requestId: rc.contextValue.requestId,
                   workspaceId: rc.contextValue.scope.workspaceId,
