@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import { AuthService, type BootstrapResult } from './auth/auth-service.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/client.js';
+import { ErasureService } from './erasure/erasure-service.js';
 import type { Services } from './http/context.js';
 import { Metrics } from './http/metrics.js';
 import { startHttpServer, type RunningServer } from './http/server.js';
@@ -32,9 +33,10 @@ export function createServices(
   queued: (workspaceId: string) => void = () => {},
 ): Services {
   const { db } = database;
+  const profiles = new ProfileQueryService(db, clock, database.reads);
   return {
     auth: new AuthService(db, config.auth.keyCacheMs),
-    profiles: new ProfileQueryService(db, clock, database.reads),
+    profiles,
     track: new TrackService(db, clock),
     aliases: new AliasService(db, config.limits.maxIdsPerProfile, clock),
     identity: new IdentityService(
@@ -49,6 +51,7 @@ export function createServices(
     ),
     deliveries: new DeliveryService(db, clock),
     undo: new UndoService(db, clock),
+    erasure: new ErasureService(db, profiles, clock),
   };
 }
 

@@ -24,6 +24,8 @@ export const workspaces = pgTable(
     braze: jsonb('braze').$type<BrazeSettings>(),
     /** The workspace that the environment's vendor settings and the bootstrap key belong to. */
     isDefault: boolean('is_default').notNull().default(false),
+    /** Key of the fingerprints of forgotten identifiers (hex); made at the first erasure. */
+    erasureSecret: text('erasure_secret'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [

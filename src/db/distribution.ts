@@ -34,6 +34,8 @@ export const PLACEMENT: Readonly<Record<string, Placement>> = {
   idempotency_keys: 'distributed',
   outbox_messages: 'distributed',
   vendor_pauses: 'distributed',
+  erasures: 'distributed',
+  suppressions: 'distributed',
 };
 
 /** Every table the schema declares, by name. */

@@ -4,4 +4,5 @@ export * from '../identity/store/profile.sql.js';
 export * from '../identity/store/activity.sql.js';
 export * from '../identity/store/journal.sql.js';
 export * from '../outbox/outbox.sql.js';
+export * from '../erasure/erasure.sql.js';
 export * from './rate-limits.sql.js';

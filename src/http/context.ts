@@ -2,6 +2,7 @@
 import type DataLoader from 'dataloader';
 
 import type { AuthService, Principal } from '../auth/auth-service.js';
+import type { ErasureService } from '../erasure/erasure-service.js';
 import type { AliasService } from '../identity/alias-service.js';
 import type { IdentityService } from '../identity/identity-service.js';
 import type { UndoService } from '../identity/undo-service.js';
@@ -17,6 +18,7 @@ export interface Services {
   readonly identity: IdentityService;
   readonly deliveries: DeliveryService;
   readonly undo: UndoService;
+  readonly erasure: ErasureService;
 }
 
 export type Loaders = ProfileLoaders & {

@@ -1,0 +1,360 @@
+/**
+ * Forgetting a person: everything the gateway holds about them, deleted or scrubbed in one
+ * transaction, with a receipt that proves it without naming them (see erasure.sql.ts).
+ *
+ * A person is the live profile a lookup resolves to, with the profiles merged into it (their
+ * tombstones) and every identifier they hold: external id, email, aliases and anon ids. Deleted:
+ * those profiles and their aliases, event, daily, purchase, push-token and app-session rows, and
+ * every merge of the journal that involves one of them (both prior states of a merge hold the
+ * person's values, so the merge goes whole; the `merges` query never shows a merge whose survivor
+ * is gone). Scrubbed: the payloads and profile ids of the person's deliveries (their queues' rows
+ * and the rows of the removed merges), which keep their ids, vendors, statuses and times; a delivery still
+ * waiting becomes SKIPPED with the error `forgotten` and is never sent. Removed: idempotency
+ * records whose stored answer names one of the person's identifiers or profiles.
+ *
+ * Concurrency: the person's identifiers are locked exclusively, as identifyUsers locks the
+ * identifiers it moves, and then their profile rows; a tracking or identification naming one of
+ * them either commits first (and is erased with the rest) or runs after and finds no one.
+ */
+import { createHmac, randomBytes } from 'node:crypto';
+
+import { sql } from 'drizzle-orm';
+
+import type { Db, Tx } from '../db/client.js';
+import { rowsOf } from '../db/rows.js';
+import { inTransaction, RaceLostError } from '../db/transaction.js';
+import { identifierKey } from '../identity/engine/identifiers.js';
+import type { ProfileLookupValue, ProfileQueryService } from '../identity/profile-query-service.js';
+import { textArray, uuidArray } from '../identity/store/sql-helpers.js';
+import { TrackRepository } from '../identity/store/track-repository.js';
+import type { WorkspaceScope } from '../identity/track-service.js';
+import { AppError, badInput } from '../lib/app-error.js';
+import { uuidv7 } from '../lib/uuid.js';
+import { promoteNext } from '../outbox/queue-repository.js';
+import { VENDOR_NAMES } from '../outbox/message.js';
+import type { ErasureStatusValue } from './erasure.sql.js';
+
+export const MAX_FORGET_USERS = 50;
+export const MAX_REASON_LENGTH = 200;
+
+export interface ForgetRequest {
+  readonly users: readonly ProfileLookupValue[];
+  readonly reason?: string | null;
+  readonly suppress?: boolean | null;
+  readonly dryRun?: boolean | null;
+}
+
+export interface ErasureReceipt {
+  readonly id: string;
+  readonly status: ErasureStatusValue;
+  readonly requestedAt: Date;
+  readonly completedAt: Date | null;
+  readonly reason: string | null;
+  readonly identifierCount: number;
+  readonly fingerprints: readonly string[];
+}
+
+export type ForgetOutcome = 'FORGOTTEN' | 'NOT_FOUND' | 'REJECTED';
+
+export interface ForgetItemResult {
+  readonly index: number;
+  readonly outcome: ForgetOutcome;
+  /** Why a lookup was rejected. */
+  readonly reason: string | null;
+  /** The receipt (for a dry run, the one that would be written). */
+  readonly erasure: ErasureReceipt | null;
+}
+
+export interface ForgetResult {
+  readonly dryRun: boolean;
+  readonly results: readonly ForgetItemResult[];
+}
+
+/** A person as found under lock: their profiles and the identifiers they hold. */
+interface Person {
+  readonly profileIds: readonly string[];
+  readonly externalIds: readonly string[];
+  readonly emails: readonly string[];
+  readonly aliases: readonly { readonly aliasLabel: string; readonly aliasName: string }[];
+}
+
+export class ErasureService {
+  private readonly locks = new TrackRepository();
+
+  constructor(
+    private readonly db: Db,
+    private readonly profiles: ProfileQueryService,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async forget(scope: WorkspaceScope, request: ForgetRequest): Promise<ForgetResult> {
+    const problems = [];
+    if (request.users.length < 1 || request.users.length > MAX_FORGET_USERS) {
+      problems.push({ path: 'users', message: `give 1 to ${MAX_FORGET_USERS} users` });
+    }
+    const reason = request.reason ?? null;
+    if (reason !== null && [...reason].length > MAX_REASON_LENGTH) {
+      problems.push({ path: 'reason', message: `is longer than ${MAX_REASON_LENGTH} characters` });
+    }
+    if (problems.length > 0) throw badInput(problems);
+    const suppress = request.suppress ?? true;
+    const dryRun = request.dryRun ?? false;
+    const ws = scope.workspaceId;
+
+    // Each lookup to its live profile, or why not; a bad lookup rejects only its own item.
+    const targets = await Promise.all(
+      request.users.map(async (by) => {
+        try {
+          const profile = await this.profiles.findProfile(scope, by);
+          return { profileId: profile?.id ?? null, named: namedKey(scope, by), problem: null };
+        } catch (error) {
+          if (error instanceof AppError && error.code === 'BAD_USER_INPUT') {
+            return { profileId: null, named: null, problem: error.message };
+          }
+          throw error;
+        }
+      }),
+    );
+    const secret = await this.secretOf(ws, !dryRun);
+    const fingerprint = (key: string) =>
+      createHmac('sha256', secret ?? PREVIEW_KEY)
+        .update(key)
+        .digest('hex');
+
+    const work = async (tx: Tx): Promise<ForgetItemResult[]> => {
+      const now = this.clock();
+      const results: ForgetItemResult[] = [];
+      const done = new Map<string, ErasureReceipt>();
+      for (const [index, target] of targets.entries()) {
+        if (target.problem !== null) {
+          results.push({ index, outcome: 'REJECTED', reason: target.problem, erasure: null });
+          continue;
+        }
+        const already = target.profileId === null ? undefined : done.get(target.profileId);
+        if (already) {
+          // The same person named twice in one call: one erasure.
+          results.push({ index, outcome: 'FORGOTTEN', reason: null, erasure: already });
+          continue;
+        }
+        const person =
+          target.profileId === null ? null : await this.lockPerson(tx, ws, target.profileId);
+        const keys = person ? personKeys(person) : [];
+        const receipt: ErasureReceipt = {
+          id: uuidv7(now.getTime()),
+          status: 'COMPLETED',
+          requestedAt: now,
+          completedAt: now,
+          reason,
+          identifierCount: keys.length,
+          fingerprints: keys.map(fingerprint).sort(),
+        };
+        if (!dryRun) {
+          if (person) await this.erase(tx, ws, person, now);
+          await this.record(tx, ws, receipt);
+          const suppressed = person ? keys : target.named ? [target.named] : [];
+          if (suppress) await this.suppress(tx, ws, receipt.id, suppressed.map(fingerprint), now);
+        }
+        if (person && target.profileId) done.set(target.profileId, receipt);
+        results.push({
+          index,
+          outcome: person ? 'FORGOTTEN' : 'NOT_FOUND',
+          reason: null,
+          erasure: receipt,
+        });
+      }
+      return results;
+    };
+    // A dry run only reads (and locks while it reads): it commits nothing.
+    const results = await inTransaction(this.db, work);
+    return { dryRun, results };
+  }
+
+  /**
+   * The workspace's fingerprint key, made on its first erasure (every process then reads the
+   * same); null when it has none and `make` is false (a dry run changes nothing).
+   */
+  private async secretOf(ws: string, make: boolean): Promise<string | null> {
+    const rows = rowsOf<{ erasure_secret: string | null }>(
+      await this.db.execute(
+        make
+          ? sql`update workspaces set erasure_secret = coalesce(erasure_secret, ${randomBytes(32).toString('hex')})
+              where id = ${ws} returning erasure_secret`
+          : sql`select erasure_secret from workspaces where id = ${ws}`,
+      ),
+    );
+    if (rows.length === 0) throw new AppError('NOT_FOUND', 'no such workspace');
+    return rows[0].erasure_secret;
+  }
+
+  /**
+   * Locks the person's identifiers (exclusively) and profile rows, and reads what they hold.
+   * An identifier added between the first read and the locks means someone changed the person
+   * meanwhile: the transaction starts over.
+   */
+  private async lockPerson(tx: Tx, ws: string, profileId: string): Promise<Person | null> {
+    const before = await this.readPerson(tx, ws, profileId, false);
+    if (!before) return null;
+    await this.locks.lockIdentifiers(tx, ws, personKeys(before), 'exclusive');
+    const after = await this.readPerson(tx, ws, profileId, true);
+    if (!after) return null;
+    const locked = new Set(personKeys(before));
+    if (personKeys(after).some((k) => !locked.has(k))) {
+      throw new RaceLostError('the person changed while being forgotten');
+    }
+    return after;
+  }
+
+  private async readPerson(
+    tx: Tx,
+    ws: string,
+    profileId: string,
+    lock: boolean,
+  ): Promise<Person | null> {
+    const rows = rowsOf<{
+      id: string;
+      external_id: string | null;
+      email: string | null;
+      merged_into: string | null;
+    }>(
+      await tx.execute(sql`
+        select id, external_id, email, merged_into from profiles
+        where workspace_id = ${ws} and (id = ${profileId} or merged_into = ${profileId})
+        order by id ${lock ? sql`for update` : sql``}`),
+    );
+    const live = rows.find((r) => r.id === profileId);
+    if (!live || live.merged_into !== null) return null;
+    const ids = rows.map((r) => r.id);
+    const aliasRows = rowsOf<{ alias_label: string; alias_name: string }>(
+      await tx.execute(sql`
+        select alias_label, alias_name from aliases
+        where workspace_id = ${ws} and profile_id = any(${uuidArray(ids)})`),
+    );
+    const present = (v: string | null): v is string => v !== null;
+    return {
+      profileIds: ids,
+      externalIds: rows.map((r) => r.external_id).filter(present),
+      emails: [...new Set(rows.map((r) => r.email).filter(present))],
+      aliases: aliasRows.map((a) => ({ aliasLabel: a.alias_label, aliasName: a.alias_name })),
+    };
+  }
+
+  private async erase(tx: Tx, ws: string, person: Person, now: Date): Promise<void> {
+    const ids = uuidArray(person.profileIds);
+    const at = now.toISOString();
+    const mergeIds = rowsOf<{ id: string }>(
+      await tx.execute(sql`
+        delete from merges where workspace_id = ${ws}
+          and (survivor_id = any(${ids}) or absorbed_id = any(${ids}))
+        returning id`),
+    ).map((r) => r.id);
+    // Deliveries about the person: scrubbed; those still waiting are skipped, never sent.
+    const touched = rowsOf<{ vendor: string; profile_id: string; was_waiting: boolean }>(
+      await tx.execute(sql`
+        update outbox_messages m set
+          payload = '{"forgotten":true}'::jsonb, profile_id = ${NO_PROFILE},
+          status = case when m.status in ('PENDING', 'RETRYING') then 'SKIPPED' else m.status end,
+          last_error = case when m.status in ('PENDING', 'RETRYING') then 'forgotten' else m.last_error end,
+          parked = false, claimed_by = null, claimed_until = null,
+          updated_at = ${at}::timestamptz
+        from (
+          select o.id, o.profile_id, o.status in ('PENDING', 'RETRYING') as was_waiting
+          from outbox_messages o
+          where o.workspace_id = ${ws}
+            and (o.profile_id = any(${ids}) or o.change_id = any(${uuidArray(mergeIds)}))
+          order by o.id
+          for update
+        ) as w
+        where m.workspace_id = ${ws} and m.id = w.id
+        returning m.vendor, w.profile_id, w.was_waiting`),
+    );
+    // A queue of someone else that lost waiting rows (a removed merge's) moves on to its next.
+    const gone = new Set(person.profileIds);
+    for (const vendor of VENDOR_NAMES) {
+      const queues = touched
+        .filter((r) => r.was_waiting && r.vendor === vendor && !gone.has(r.profile_id))
+        .map((r) => r.profile_id);
+      await promoteNext(tx, ws, vendor, queues, now);
+    }
+    for (const table of ACTIVITY_TABLES) {
+      await tx.execute(
+        sql`delete from ${sql.identifier(table)} where workspace_id = ${ws} and profile_id = any(${ids})`,
+      );
+    }
+    await tx.execute(sql`delete from profiles where workspace_id = ${ws} and id = any(${ids})`);
+    // Answers kept for idempotency that name the person.
+    const needles = [
+      ...person.profileIds,
+      ...person.externalIds,
+      ...person.emails,
+      ...person.aliases.map((a) => a.aliasName),
+      ...mergeIds,
+    ].map((v) => JSON.stringify(v));
+    await tx.execute(sql`
+      delete from idempotency_keys k where k.workspace_id = ${ws}
+        and exists (select 1 from unnest(${textArray(needles)}) as n(v)
+                    where strpos(k.result::text, n.v) > 0)`);
+  }
+
+  private async record(tx: Tx, ws: string, r: ErasureReceipt): Promise<void> {
+    await tx.execute(sql`
+      insert into erasures (workspace_id, id, status, requested_at, completed_at, reason,
+        identifier_count, fingerprints)
+      values (${ws}, ${r.id}, ${r.status}, ${r.requestedAt.toISOString()}::timestamptz,
+        ${r.completedAt?.toISOString() ?? null}::timestamptz, ${r.reason}, ${r.identifierCount},
+        ${textArray(r.fingerprints)})`);
+  }
+
+  private async suppress(
+    tx: Tx,
+    ws: string,
+    erasureId: string,
+    fingerprints: readonly string[],
+    now: Date,
+  ): Promise<void> {
+    if (fingerprints.length === 0) return;
+    await tx.execute(sql`
+      insert into suppressions (workspace_id, fingerprint, erasure_id, created_at)
+      select ${ws}, f, ${erasureId}, ${now.toISOString()}::timestamptz
+      from unnest(${textArray(fingerprints)}) as f
+      on conflict (workspace_id, fingerprint) do nothing`);
+  }
+}
+
+/** Where a scrubbed delivery's queue was: nobody's (the profile ids of the forgotten go too). */
+const NO_PROFILE = '00000000-0000-0000-0000-000000000000';
+
+/** Tables of a profile's activity, each keyed by (workspace_id, profile_id, ...). */
+const ACTIVITY_TABLES = [
+  'aliases',
+  'event_summaries',
+  'event_daily_counts',
+  'purchase_summaries',
+  'push_tokens',
+  'app_sessions',
+] as const;
+
+/**
+ * A dry run in a workspace that never erased anyone computes fingerprints under a throwaway key:
+ * it must not make the real one.
+ */
+const PREVIEW_KEY = randomBytes(32);
+
+/** The identifier keys of everything a person holds. */
+function personKeys(p: Person): string[] {
+  return [
+    ...p.externalIds.map((externalId) => identifierKey({ kind: 'externalId', externalId })),
+    ...p.emails.map((email) => identifierKey({ kind: 'email', email })),
+    ...p.aliases.map((a) => identifierKey({ kind: 'alias', ...a })),
+  ].sort();
+}
+
+/** The identifier a lookup names (none for a profile id), for suppressing one nobody holds. */
+function namedKey(scope: WorkspaceScope, by: ProfileLookupValue): string | null {
+  if (by.externalId != null)
+    return identifierKey({ kind: 'externalId', externalId: by.externalId });
+  if (by.email != null) return identifierKey({ kind: 'email', email: by.email });
+  if (by.anonId != null)
+    return identifierKey({ kind: 'alias', aliasLabel: scope.anonIdLabel, aliasName: by.anonId });
+  if (by.alias != null) return identifierKey({ kind: 'alias', ...by.alias });
+  return null;
+}

@@ -1,0 +1,289 @@
+/**
+ * Forgetting a person here: after the erasure, a dump of every table holds none of the person's
+ * identifiers, names or attribute values, while other people's data is as it was; the receipt
+ * holds fingerprints only; waiting deliveries about the person are skipped, never sent.
+ */
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import type { Database } from '../../src/db/client.js';
+import { PLACEMENT, schemaTables } from '../../src/db/distribution.js';
+import { rowsOf } from '../../src/db/rows.js';
+import { createServices } from '../../src/gateway.js';
+import type { Services } from '../../src/http/context.js';
+import { anAnonId, anExternalId } from '../helpers/builders.js';
+import { testConfig } from '../helpers/config.js';
+import { openOwnDatabase } from '../helpers/database.js';
+
+let own: Awaited<ReturnType<typeof openOwnDatabase>>;
+let database: Database;
+let services: Services;
+beforeAll(async () => {
+  own = await openOwnDatabase('erasure');
+  database = own.database;
+  services = createServices(database, testConfig({}));
+});
+afterAll(async () => {
+  await own?.close();
+});
+
+const VENDORS = {
+  // Never called here: no dispatcher runs, so every delivery waits.
+  braze: { apiKey: 'bk', restEndpoint: 'http://127.0.0.1:9' },
+  mixpanel: {
+    token: 'mt',
+    apiHost: 'http://127.0.0.1:9',
+    idMerge: 'ORIGINAL' as const,
+    serviceAccount: null,
+    projectId: null,
+  },
+};
+
+async function newScope() {
+  const { workspace } = await services.auth.createWorkspace({
+    name: anExternalId('ws'),
+    ...VENDORS,
+  });
+  return { workspaceId: workspace.id, anonIdLabel: workspace.anonIdLabel };
+}
+type Scope = Awaited<ReturnType<typeof newScope>>;
+
+/** A person with everything the gateway can hold about them; returns every value they gave. */
+async function aPerson(scope: Scope, tag: string) {
+  const externalId = anExternalId(`${tag}-x`);
+  const email = `${tag}-${anExternalId('mail')}@example.com`.toLowerCase();
+  const firstName = `First-${anExternalId(tag)}`;
+  const city = `City-${anExternalId(tag)}`;
+  const secret = `custom-${anExternalId(tag)}`;
+  const token = `token-${anExternalId(tag)}`;
+  const crm = `crm-${anExternalId(tag)}`;
+  const [anon1, anon2] = [anAnonId(), anAnonId()];
+  const time = new Date(Date.now() - 60_000);
+  await services.track.track(scope, {
+    attributes: [
+      { externalId, email, firstName, homeCity: city, customAttributes: { note: secret } },
+    ],
+    events: [
+      { externalId, name: 'visit', time },
+      { anonId: anon1, name: 'browse', time },
+      { anonId: anon2, name: 'browse', time },
+    ],
+    purchases: [{ externalId, productId: 'p1', priceCents: 500, time }],
+    sessions: [{ externalId, appId: 'app', startedAt: time }],
+    pushTokens: [{ externalId, appId: 'app', token }],
+  });
+  await services.aliases.createAliases(scope, [
+    { aliasLabel: 'crm_id', aliasName: crm, externalId },
+  ]);
+  // Merged twice, the second merge undone; the first answered under an idempotency key.
+  const first = await services.identity.identify(scope, {
+    anonIdsToIdentify: [{ externalId, anonId: anon1 }],
+    idempotencyKey: `key-${anExternalId(tag)}`,
+  });
+  expect(first.results[0].outcome).toBe('MERGED');
+  const second = await services.identity.identify(scope, {
+    anonIdsToIdentify: [{ externalId, anonId: anon2 }],
+  });
+  expect(second.results[0].outcome).toBe('MERGED');
+  await services.undo.undo(scope, second.results[0].changeId!);
+  const profile = await services.profiles.findProfile(scope, { externalId });
+  return {
+    externalId,
+    restoredAnonId: anon2,
+    profileId: profile!.id,
+    values: [externalId, email, firstName, city, secret, token, crm, anon1, profile!.id],
+  };
+}
+
+/**
+ * Every row of every table, as JSON text: all of the reference tables, and of each distributed
+ * one the rows of the workspace (the person's values are random, held by no other workspace).
+ */
+async function dump(ws: string): Promise<string> {
+  const parts: string[] = [];
+  for (const table of schemaTables()) {
+    const mine = PLACEMENT[table] === 'distributed' ? sql`where t.workspace_id = ${ws}` : sql``;
+    const rows = rowsOf<{ j: unknown }>(
+      await database.db.execute(
+        sql`select coalesce(json_agg(t), '[]'::json)::text as j from ${sql.identifier(table)} t ${mine}`,
+      ),
+    );
+    parts.push(String(rows[0].j));
+  }
+  return parts.join('\n');
+}
+
+async function deliveries(ws: string) {
+  return rowsOf<{ status: string; last_error: string | null; payload: unknown }>(
+    await database.db.execute(
+      sql`select status, last_error, payload from outbox_messages where workspace_id = ${ws}`,
+    ),
+  );
+}
+
+describe('forgetting a person', () => {
+  it('leaves none of their values in any table, and everyone else as they were', async () => {
+    const scope = await newScope();
+    const person = await aPerson(scope, 'gone');
+    const other = await aPerson(scope, 'kept');
+    const before = await dump(scope.workspaceId);
+    for (const v of [...person.values, ...other.values]) expect(before).toContain(v);
+    const otherBefore = await services.profiles.findProfileWith(
+      scope,
+      { externalId: other.externalId },
+      {
+        aliases: true,
+        events: true,
+        dailyCounts: true,
+        purchases: true,
+        pushTokens: true,
+        appSessions: true,
+      },
+    );
+
+    const result = await services.erasure.forget(scope, {
+      users: [{ email: person.values[1].toUpperCase() }],
+      reason: 'ticket 42',
+    });
+    expect(result.dryRun).toBe(false);
+    expect(result.results).toHaveLength(1);
+    const [item] = result.results;
+    expect(item.outcome).toBe('FORGOTTEN');
+    // External id, email, the crm alias and the anon id merged in (the undone merge's anon id
+    // went back to a profile of its own).
+    expect(item.erasure?.identifierCount).toBe(4);
+    expect(item.erasure?.fingerprints).toHaveLength(4);
+    expect(item.erasure?.reason).toBe('ticket 42');
+
+    const after = await dump(scope.workspaceId);
+    for (const v of person.values) expect(after, `still holds ${v}`).not.toContain(v);
+    for (const v of other.values) expect(after).toContain(v);
+    expect(
+      await services.profiles.findProfileWith(
+        scope,
+        { externalId: other.externalId },
+        {
+          aliases: true,
+          events: true,
+          dailyCounts: true,
+          purchases: true,
+          pushTokens: true,
+          appSessions: true,
+        },
+      ),
+    ).toEqual(otherBefore);
+    // The anonymous profile that the undo gave back is someone else now, and stays.
+    expect(
+      await services.profiles.findProfile(scope, { anonId: person.restoredAnonId }),
+    ).not.toBeNull();
+    expect(
+      await services.profiles.findProfile(scope, { externalId: person.externalId }),
+    ).toBeNull();
+
+    // Deliveries about the person are skipped, scrubbed; the other person's still wait.
+    const rows = await deliveries(scope.workspaceId);
+    const skipped = rows.filter((r) => r.last_error === 'forgotten');
+    expect(skipped.length).toBeGreaterThan(0);
+    expect(skipped.every((r) => r.status === 'SKIPPED')).toBe(true);
+    expect(rows.filter((r) => r.status === 'PENDING').length).toBeGreaterThan(0);
+
+    // Nobody holds the identifiers now: asked again, NOT_FOUND.
+    const again = await services.erasure.forget(scope, {
+      users: [{ externalId: person.externalId }],
+    });
+    expect(again.results[0].outcome).toBe('NOT_FOUND');
+    expect(again.results[0].erasure?.identifierCount).toBe(0);
+  });
+
+  it('suppresses the fingerprints of every identifier the person held, never the values', async () => {
+    const scope = await newScope();
+    const person = await aPerson(scope, 'supp');
+    const { results } = await services.erasure.forget(scope, {
+      users: [{ externalId: person.externalId }],
+    });
+    const listed = rowsOf<{ fingerprint: string }>(
+      await database.db.execute(
+        sql`select fingerprint from suppressions where workspace_id = ${scope.workspaceId}`,
+      ),
+    ).map((r) => r.fingerprint);
+    expect(listed.sort()).toEqual([...results[0].erasure!.fingerprints].sort());
+    expect(listed.every((f) => /^[0-9a-f]{64}$/.test(f))).toBe(true);
+    // Without suppression nothing is listed.
+    const other = await aPerson(scope, 'nosupp');
+    await services.erasure.forget(scope, {
+      users: [{ externalId: other.externalId }],
+      suppress: false,
+    });
+    const count = rowsOf<{ n: number }>(
+      await database.db.execute(
+        sql`select count(*)::int as n from suppressions where workspace_id = ${scope.workspaceId}`,
+      ),
+    );
+    expect(Number(count[0].n)).toBe(listed.length);
+  });
+
+  it('changes nothing in a dry run, rejects bad lookups per item and refuses bad requests whole', async () => {
+    const scope = await newScope();
+    const person = await aPerson(scope, 'dry');
+    const before = await dump(scope.workspaceId);
+    const dry = await services.erasure.forget(scope, {
+      users: [{ externalId: person.externalId }, { id: 'not-a-uuid' }, { externalId: 'nobody' }],
+      dryRun: true,
+    });
+    expect(dry.dryRun).toBe(true);
+    expect(dry.results.map((r) => r.outcome)).toEqual(['FORGOTTEN', 'REJECTED', 'NOT_FOUND']);
+    expect(dry.results[1].reason).toMatch(/profile id/);
+    expect(await dump(scope.workspaceId)).toBe(before);
+
+    const many = Array.from({ length: 51 }, () => ({ externalId: anExternalId() }));
+    await expect(services.erasure.forget(scope, { users: many })).rejects.toMatchObject({
+      code: 'BAD_USER_INPUT',
+    });
+    await expect(
+      services.erasure.forget(scope, {
+        users: [{ externalId: person.externalId }],
+        reason: 'x'.repeat(201),
+      }),
+    ).rejects.toMatchObject({ code: 'BAD_USER_INPUT' });
+    expect(await dump(scope.workspaceId)).toBe(before);
+  });
+
+  it('leaves no half of a person when tracking and identification race with the erasure', async () => {
+    const scope = await newScope();
+    for (let round = 0; round < 3; round++) {
+      const person = await aPerson(scope, `race${round}`);
+      const [, , firstName, city, secret, token, crm] = person.values;
+      const time = new Date();
+      const racers = Array.from({ length: 8 }, (_, i) =>
+        i % 2 === 0
+          ? services.track.track(scope, {
+              events: [{ externalId: person.externalId, name: 'again', time }],
+            })
+          : services.identity.identify(scope, {
+              anonIdsToIdentify: [{ externalId: person.externalId, anonId: anAnonId() }],
+            }),
+      );
+      const [forgotten] = await Promise.all([
+        services.erasure.forget(scope, { users: [{ externalId: person.externalId }] }),
+        ...racers,
+      ]);
+      expect(forgotten.results[0].outcome).toBe('FORGOTTEN');
+      // Whatever committed after the erasure made a new person; nothing of the old one is left.
+      const after = await dump(scope.workspaceId);
+      for (const v of [firstName, city, secret, token, crm]) expect(after).not.toContain(v);
+    }
+  });
+
+  it('never touches another workspace', async () => {
+    const a = await newScope();
+    const b = await newScope();
+    const person = await aPerson(a, 'iso');
+    const result = await services.erasure.forget(b, {
+      users: [{ externalId: person.externalId }],
+    });
+    expect(result.results[0].outcome).toBe('NOT_FOUND');
+    expect(
+      await services.profiles.findProfile(a, { externalId: person.externalId }),
+    ).not.toBeNull();
+  });
+});
