@@ -113,6 +113,15 @@ async function dump(ws: string): Promise<string> {
   return parts.join('\n');
 }
 
+const EVERY_CHILD = {
+  aliases: true,
+  events: true,
+  dailyCounts: true,
+  purchases: true,
+  pushTokens: true,
+  appSessions: true,
+};
+
 async function deliveries(ws: string) {
   return rowsOf<{ status: string; last_error: string | null; payload: unknown }>(
     await database.db.execute(
@@ -131,14 +140,7 @@ describe('forgetting a person', () => {
     const otherBefore = await services.profiles.findProfileWith(
       scope,
       { externalId: other.externalId },
-      {
-        aliases: true,
-        events: true,
-        dailyCounts: true,
-        purchases: true,
-        pushTokens: true,
-        appSessions: true,
-      },
+      EVERY_CHILD,
     );
 
     const result = await services.erasure.forget(scope, {
@@ -159,18 +161,7 @@ describe('forgetting a person', () => {
     for (const v of person.values) expect(after, `still holds ${v}`).not.toContain(v);
     for (const v of other.values) expect(after).toContain(v);
     expect(
-      await services.profiles.findProfileWith(
-        scope,
-        { externalId: other.externalId },
-        {
-          aliases: true,
-          events: true,
-          dailyCounts: true,
-          purchases: true,
-          pushTokens: true,
-          appSessions: true,
-        },
-      ),
+      await services.profiles.findProfileWith(scope, { externalId: other.externalId }, EVERY_CHILD),
     ).toEqual(otherBefore);
     // The anonymous profile that the undo gave back is someone else now, and stays.
     expect(
