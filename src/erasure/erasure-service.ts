@@ -191,7 +191,15 @@ export class ErasureService {
    * An identifier added between the first read and the locks means someone changed the person
    * meanwhile: the transaction starts over.
    */
-  private async lockPerson(tx: Tx, ws: string, profileId: string): Promise<Person | null> {
+  private async lockPerson(tx: Tx, ws: string, resolved: string): Promise<Person | null> {
+    // Merged away since the lookup resolved it: the person now lives on in the survivor.
+    const [current] = rowsOf<{ id: string }>(
+      await tx.execute(sql`
+        select coalesce(merged_into, id) as id from profiles
+        where workspace_id = ${ws} and id = ${resolved}`),
+    );
+    if (!current) return null;
+    const profileId = current.id;
     const before = await this.readPerson(tx, ws, profileId, false);
     if (!before) return null;
     await this.locks.lockIdentifiers(tx, ws, personKeys(before), 'exclusive');
