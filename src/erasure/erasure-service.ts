@@ -83,7 +83,8 @@ export class ErasureService {
 
   constructor(
     private readonly db: Db,
-    private readonly profiles: ProfileQueryService,
+    /** Resolves each lookup as `profile(by:)` does. */
+    private readonly profiles: Pick<ProfileQueryService, 'findProfile'>,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -192,45 +193,37 @@ export class ErasureService {
    * meanwhile: the transaction starts over.
    */
   private async lockPerson(tx: Tx, ws: string, resolved: string): Promise<Person | null> {
-    // Merged away since the lookup resolved it: the person now lives on in the survivor.
-    const [current] = rowsOf<{ id: string }>(
-      await tx.execute(sql`
-        select coalesce(merged_into, id) as id from profiles
-        where workspace_id = ${ws} and id = ${resolved}`),
-    );
-    if (!current) return null;
-    const profileId = current.id;
-    const before = await this.readPerson(tx, ws, profileId, false);
+    const before = await this.readPerson(tx, ws, resolved, false);
     if (!before) return null;
     await this.locks.lockIdentifiers(tx, ws, personKeys(before), 'exclusive');
-    const after = await this.readPerson(tx, ws, profileId, true);
-    if (!after) return null;
+    const after = await this.readPerson(tx, ws, resolved, true);
     const locked = new Set(personKeys(before));
-    if (personKeys(after).some((k) => !locked.has(k))) {
+    if (!after || personKeys(after).some((k) => !locked.has(k))) {
       throw new RaceLostError('the person changed while being forgotten');
     }
     return after;
   }
 
+  /**
+   * The person whose live profile is `resolved` or, when it was merged away after the lookup
+   * resolved it, the survivor it lives on in: that profile, the profiles merged into it, and
+   * their identifiers.
+   */
   private async readPerson(
     tx: Tx,
     ws: string,
-    profileId: string,
+    resolved: string,
     lock: boolean,
   ): Promise<Person | null> {
-    const rows = rowsOf<{
-      id: string;
-      external_id: string | null;
-      email: string | null;
-      merged_into: string | null;
-    }>(
+    const rows = rowsOf<{ id: string; external_id: string | null; email: string | null }>(
       await tx.execute(sql`
-        select id, external_id, email, merged_into from profiles
-        where workspace_id = ${ws} and (id = ${profileId} or merged_into = ${profileId})
-        order by id ${lock ? sql`for update` : sql``}`),
+        select p.id, p.external_id, p.email from profiles p,
+          (select coalesce(merged_into, id) as id from profiles
+           where workspace_id = ${ws} and id = ${resolved}) as live
+        where p.workspace_id = ${ws} and (p.id = live.id or p.merged_into = live.id)
+        order by p.id ${lock ? sql`for update of p` : sql``}`),
     );
-    const live = rows.find((r) => r.id === profileId);
-    if (!live || live.merged_into !== null) return null;
+    if (rows.length === 0) return null;
     const ids = rows.map((r) => r.id);
     const aliasRows = rowsOf<{ alias_label: string; alias_name: string }>(
       await tx.execute(sql`

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from '../../src/db/client.js';
 import { PLACEMENT, schemaTables } from '../../src/db/distribution.js';
 import { rowsOf } from '../../src/db/rows.js';
+import { ErasureService } from '../../src/erasure/erasure-service.js';
 import { createServices } from '../../src/gateway.js';
 import type { Services } from '../../src/http/context.js';
 import { anAnonId, anExternalId } from '../helpers/builders.js';
@@ -263,6 +264,34 @@ describe('forgetting a person', () => {
       const after = await dump(scope.workspaceId);
       for (const v of [firstName, city, secret, token, crm]) expect(after).not.toContain(v);
     }
+  });
+
+  it('finds the person in the profile they were merged into after the lookup resolved them', async () => {
+    const scope = await newScope();
+    const anonId = anAnonId();
+    const externalId = anExternalId('survivor');
+    await services.track.track(scope, {
+      events: [
+        { anonId, name: 'browse', time: new Date() },
+        { externalId, name: 'visit', time: new Date() },
+      ],
+    });
+    // The lookup resolves the anonymous profile; before the erasure locks it, it is merged away.
+    const racing = new ErasureService(database.db, {
+      findProfile: async (s, by) => {
+        const found = await services.profiles.findProfile(s, by);
+        const merged = await services.identity.identify(s, {
+          anonIdsToIdentify: [{ externalId, anonId }],
+        });
+        expect(merged.results[0].outcome).toBe('MERGED');
+        return found;
+      },
+    });
+    const { results } = await racing.forget(scope, { users: [{ anonId }] });
+    expect(results[0].outcome).toBe('FORGOTTEN');
+    expect(results[0].erasure?.identifierCount).toBe(2);
+    expect(await services.profiles.findProfile(scope, { externalId })).toBeNull();
+    expect(await dump(scope.workspaceId)).not.toContain(anonId);
   });
 
   it('never touches another workspace', async () => {
