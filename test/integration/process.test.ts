@@ -104,6 +104,8 @@ describe('the gateway process', () => {
     const outdir = path.join(root, 'node_modules', '.cache', `igw-build-test-${process.pid}`);
     dirs.push(outdir);
     const entry = await buildGateway(outdir);
+    // Apollo's query hash is Node's native SHA-256, not the JavaScript fallback of its helper.
+    expect(readFileSync(entry, 'utf8')).not.toContain('node_modules/sha.js');
     const start = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).scripts.start;
     expect(start).toBe('node --enable-source-maps dist/main.mjs');
 
