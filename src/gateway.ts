@@ -8,6 +8,7 @@ import { AuthService, type BootstrapResult } from './auth/auth-service.js';
 import type { Config } from './config/config.js';
 import type { Database } from './db/client.js';
 import { ErasureService } from './erasure/erasure-service.js';
+import { SuppressionList } from './erasure/suppression.js';
 import type { Services } from './http/context.js';
 import { Metrics } from './http/metrics.js';
 import { startHttpServer, type RunningServer } from './http/server.js';
@@ -34,14 +35,16 @@ export function createServices(
 ): Services {
   const { db } = database;
   const profiles = new ProfileQueryService(db, clock, database.reads);
+  const suppressions = new SuppressionList();
   return {
     auth: new AuthService(db, config.auth.keyCacheMs),
     profiles,
-    track: new TrackService(db, clock),
-    aliases: new AliasService(db, config.limits.maxIdsPerProfile, clock),
+    track: new TrackService(db, suppressions, clock),
+    aliases: new AliasService(db, config.limits.maxIdsPerProfile, suppressions, clock),
     identity: new IdentityService(
       db,
       config.limits.maxIdsPerProfile,
+      suppressions,
       clock,
       (results, scope) => {
         for (const r of results) metrics?.identifyOutcomes.inc({ outcome: r.outcome });
@@ -51,7 +54,11 @@ export function createServices(
     ),
     deliveries: new DeliveryService(db, clock),
     undo: new UndoService(db, clock),
-    erasure: new ErasureService(db, profiles, clock),
+    erasure: new ErasureService(db, profiles, {
+      clock,
+      queued,
+      idempotencyTtlMs: config.limits.idempotencyTtlMs,
+    }),
   };
 }
 

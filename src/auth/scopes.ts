@@ -5,6 +5,7 @@ export const SCOPES = [
   'users:alias',
   'users:identify',
   'deliveries:write',
+  'users:delete',
   'admin',
   'root',
 ] as const;

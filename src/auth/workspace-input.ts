@@ -14,6 +14,8 @@ export interface WorkspaceInput {
     readonly idMerge?: 'ORIGINAL' | 'SIMPLIFIED' | null;
     readonly serviceAccount?: string | null;
     readonly projectId?: string | null;
+    readonly gdprToken?: string | null;
+    readonly gdprApiHost?: string | null;
   } | null;
   readonly braze?: { readonly apiKey: string; readonly restEndpoint: string } | null;
 }
@@ -73,6 +75,8 @@ export function validateWorkspace(input: WorkspaceInput): ValidWorkspace {
     const m = input.mixpanel;
     text(problems, 'input.mixpanel.token', m.token);
     if (m.apiHost != null) httpUrl(problems, 'input.mixpanel.apiHost', m.apiHost);
+    if (m.gdprToken != null) text(problems, 'input.mixpanel.gdprToken', m.gdprToken);
+    if (m.gdprApiHost != null) httpUrl(problems, 'input.mixpanel.gdprApiHost', m.gdprApiHost);
     if (m.serviceAccount != null && !/^[^:\s]+:\S+$/.test(m.serviceAccount)) {
       problems.push({ path: 'input.mixpanel.serviceAccount', message: 'must be user:secret' });
     }
@@ -88,6 +92,8 @@ export function validateWorkspace(input: WorkspaceInput): ValidWorkspace {
       idMerge: m.idMerge ?? 'ORIGINAL',
       serviceAccount: m.serviceAccount ?? null,
       projectId: m.projectId ?? null,
+      gdprToken: m.gdprToken ?? null,
+      gdprApiHost: m.gdprApiHost?.replace(/\/+$/, '') ?? null,
     };
   }
   let braze: BrazeSettings | null = null;

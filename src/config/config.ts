@@ -47,6 +47,8 @@ const envSchema = z.object({
       .optional(),
   ),
   MIXPANEL_PROJECT_ID: optionalString,
+  MIXPANEL_GDPR_TOKEN: optionalString,
+  MIXPANEL_GDPR_API_HOST: optionalString.pipe(urlString.optional()),
   BRAZE_API_KEY: optionalString,
   BRAZE_REST_ENDPOINT: optionalString.pipe(urlString.optional()),
   MAX_IDS_PER_PROFILE: positiveInt(500),
@@ -100,6 +102,13 @@ export interface MixpanelSettings {
   readonly idMerge: 'ORIGINAL' | 'SIMPLIFIED';
   readonly serviceAccount: string | null;
   readonly projectId: string | null;
+  /**
+   * OAuth token of Mixpanel's GDPR API: with it, forgetting a person also asks Mixpanel to delete
+   * their events (a data deletion task). Settings stored before it existed lack it.
+   */
+  readonly gdprToken?: string | null;
+  /** Host of the GDPR API; by default the residency host of `apiHost` (see mixpanelGdprHost). */
+  readonly gdprApiHost?: string | null;
 }
 
 export interface BrazeSettings {
@@ -181,7 +190,13 @@ function crossFieldProblems(env: Env): string[] {
   if (has('MIXPANEL_SERVICE_ACCOUNT') && !has('MIXPANEL_PROJECT_ID')) {
     problems.push('MIXPANEL_PROJECT_ID: required when MIXPANEL_SERVICE_ACCOUNT is set');
   }
-  if (!has('MIXPANEL_TOKEN') && (has('MIXPANEL_API_HOST') || has('MIXPANEL_SERVICE_ACCOUNT'))) {
+  const mixpanelExtras = [
+    'MIXPANEL_API_HOST',
+    'MIXPANEL_SERVICE_ACCOUNT',
+    'MIXPANEL_GDPR_TOKEN',
+    'MIXPANEL_GDPR_API_HOST',
+  ];
+  if (!has('MIXPANEL_TOKEN') && mixpanelExtras.some(has)) {
     problems.push('MIXPANEL_TOKEN: required when other MIXPANEL_* variables are set');
   }
   if (has('BRAZE_API_KEY') !== has('BRAZE_REST_ENDPOINT')) {
@@ -237,6 +252,8 @@ export function loadConfig(env: Env): Config {
           idMerge: e.MIXPANEL_ID_MERGE,
           serviceAccount: e.MIXPANEL_SERVICE_ACCOUNT ?? null,
           projectId: e.MIXPANEL_PROJECT_ID ?? null,
+          gdprToken: e.MIXPANEL_GDPR_TOKEN ?? null,
+          gdprApiHost: e.MIXPANEL_GDPR_API_HOST ?? null,
         }
       : null,
     braze:

@@ -16,23 +16,38 @@
  * identifiers it moves, and then their profile rows; a tracking or identification naming one of
  * them either commits first (and is erased with the rest) or runs after and finds no one.
  */
-import { createHmac, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
-import { sql } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 
-import type { Db, Tx } from '../db/client.js';
+import { workspaces } from '../auth/auth.sql.js';
+import type { Db, Queryable, Tx } from '../db/client.js';
 import { rowsOf } from '../db/rows.js';
 import { inTransaction, RaceLostError } from '../db/transaction.js';
-import { identifierKey } from '../identity/engine/identifiers.js';
+import { identifierKey, MAX_IDENTIFIER_LENGTH } from '../identity/engine/identifiers.js';
 import type { ProfileLookupValue, ProfileQueryService } from '../identity/profile-query-service.js';
+import { IdentityRepository } from '../identity/store/identity-repository.js';
 import { textArray, uuidArray } from '../identity/store/sql-helpers.js';
 import { TrackRepository } from '../identity/store/track-repository.js';
 import type { WorkspaceScope } from '../identity/track-service.js';
-import { AppError, badInput } from '../lib/app-error.js';
-import { uuidv7 } from '../lib/uuid.js';
+import { textProblem } from '../identity/user-ref.js';
+import { AppError, badInput, conflict, type InputProblem } from '../lib/app-error.js';
+import {
+  badCursor,
+  checkCursor,
+  checkFirst,
+  toPage,
+  type Page,
+  type PageRequest,
+} from '../lib/paging.js';
+import { unstorableText } from '../lib/text.js';
+import { isUuid, uuidv7 } from '../lib/uuid.js';
+import { insertQueued } from '../outbox/enqueue.js';
 import { promoteNext } from '../outbox/queue-repository.js';
 import { VENDOR_NAMES } from '../outbox/message.js';
-import type { ErasureStatusValue } from './erasure.sql.js';
+import type { ErasureGap, ErasureStatusValue } from './erasure.sql.js';
+import { fingerprintOf } from './suppression.js';
+import { vendorDeletions, type VendorDeletions } from './vendor-deletions.js';
 
 export const MAX_FORGET_USERS = 50;
 export const MAX_REASON_LENGTH = 200;
@@ -42,6 +57,8 @@ export interface ForgetRequest {
   readonly reason?: string | null;
   readonly suppress?: boolean | null;
   readonly dryRun?: boolean | null;
+  /** A repeat with the same key and request answers as the first did (see identifyUsers). */
+  readonly idempotencyKey?: string | null;
 }
 
 export interface ErasureReceipt {
@@ -52,6 +69,8 @@ export interface ErasureReceipt {
   readonly reason: string | null;
   readonly identifierCount: number;
   readonly fingerprints: readonly string[];
+  /** What the erasure could not reach (see ERASURE_GAPS). */
+  readonly notErased: readonly ErasureGap[];
 }
 
 export type ForgetOutcome = 'FORGOTTEN' | 'NOT_FOUND' | 'REJECTED';
@@ -81,21 +100,42 @@ interface Person {
 export class ErasureService {
   private readonly locks = new TrackRepository();
 
+  private readonly journal = new IdentityRepository();
+  private readonly clock: () => Date;
+  private readonly queued: (workspaceId: string) => void;
+  private readonly idempotencyTtlMs: number;
+
   constructor(
     private readonly db: Db,
     /** Resolves each lookup as `profile(by:)` does. */
     private readonly profiles: Pick<ProfileQueryService, 'findProfile'>,
-    private readonly clock: () => Date = () => new Date(),
-  ) {}
+    options: ErasureOptions = {},
+  ) {
+    this.clock = options.clock ?? (() => new Date());
+    this.queued = options.queued ?? (() => {});
+    this.idempotencyTtlMs = options.idempotencyTtlMs ?? 86_400_000;
+  }
 
   async forget(scope: WorkspaceScope, request: ForgetRequest): Promise<ForgetResult> {
-    const problems = [];
+    const problems: InputProblem[] = [];
     if (request.users.length < 1 || request.users.length > MAX_FORGET_USERS) {
-      problems.push({ path: 'users', message: `give 1 to ${MAX_FORGET_USERS} users` });
+      problems.push({ path: 'input.users', message: `give 1 to ${MAX_FORGET_USERS} users` });
     }
     const reason = request.reason ?? null;
-    if (reason !== null && [...reason].length > MAX_REASON_LENGTH) {
-      problems.push({ path: 'reason', message: `is longer than ${MAX_REASON_LENGTH} characters` });
+    if (reason !== null) {
+      const p =
+        [...reason].length > MAX_REASON_LENGTH
+          ? `is longer than ${MAX_REASON_LENGTH} characters`
+          : unstorableText(reason);
+      if (p) problems.push({ path: 'input.reason', message: p });
+    }
+    const idempotencyKey = request.idempotencyKey ?? null;
+    if (idempotencyKey !== null) {
+      const p =
+        idempotencyKey.trim() === ''
+          ? 'must not be blank'
+          : textProblem(idempotencyKey, MAX_IDENTIFIER_LENGTH);
+      if (p) problems.push({ path: 'input.idempotencyKey', message: p });
     }
     if (problems.length > 0) throw badInput(problems);
     const suppress = request.suppress ?? true;
@@ -117,14 +157,32 @@ export class ErasureService {
       }),
     );
     const secret = await this.secretOf(ws, !dryRun);
-    const fingerprint = (key: string) =>
-      createHmac('sha256', secret ?? PREVIEW_KEY)
-        .update(key)
-        .digest('hex');
+    const fingerprint = (key: string) => fingerprintOf(secret ?? PREVIEW_KEY, key);
+    // Keyed like the fingerprints: the stored hash of a request cannot be reversed by guessing.
+    const requestHash = fingerprint(
+      JSON.stringify({ users: request.users, reason, suppress, op: 'forgetUsers' }),
+    );
+    const idempotent = idempotencyKey !== null && !dryRun;
+    let enqueued = 0;
 
     const work = async (tx: Tx): Promise<ForgetItemResult[]> => {
       const now = this.clock();
+      if (idempotent) {
+        await this.locks.lockIdentifiers(tx, ws, [`i\u0001${idempotencyKey}`], 'exclusive');
+        const stored = await this.journal.findIdempotent(tx, ws, idempotencyKey);
+        if (stored && stored.createdAt.getTime() > now.getTime() - this.idempotencyTtlMs) {
+          if (stored.requestHash !== requestHash || stored.operation !== 'forgetUsers') {
+            throw conflict('idempotencyKey was used before with a different request');
+          }
+          return this.replay(tx, ws, stored.result as StoredForget);
+        }
+      }
       const results: ForgetItemResult[] = [];
+      const [vendors] = await tx
+        .select({ mixpanel: workspaces.mixpanel, braze: workspaces.braze })
+        .from(workspaces)
+        .where(eq(workspaces.id, ws));
+      enqueued = 0;
       const done = new Map<string, ErasureReceipt>();
       for (const [index, target] of targets.entries()) {
         if (target.problem !== null) {
@@ -140,18 +198,31 @@ export class ErasureService {
         const person =
           target.profileId === null ? null : await this.lockPerson(tx, ws, target.profileId);
         const keys = person ? personKeys(person) : [];
+        const id = uuidv7(now.getTime());
+        const deletions: VendorDeletions = person
+          ? vendorDeletions(
+              { id, workspaceId: ws, now },
+              { ...person, anonIdLabel: scope.anonIdLabel },
+              { mixpanel: vendors?.mixpanel ?? null, braze: vendors?.braze ?? null },
+            )
+          : { rows: [], gaps: [] };
+        // Done here at once; PENDING until the vendors confirmed their deletions.
+        const pending = deletions.rows.length > 0;
         const receipt: ErasureReceipt = {
-          id: uuidv7(now.getTime()),
-          status: 'COMPLETED',
+          id,
+          status: pending ? 'PENDING' : 'COMPLETED',
           requestedAt: now,
-          completedAt: now,
+          completedAt: pending ? null : now,
           reason,
           identifierCount: keys.length,
           fingerprints: keys.map(fingerprint).sort(),
+          notErased: deletions.gaps,
         };
         if (!dryRun) {
           if (person) await this.erase(tx, ws, person, now);
           await this.record(tx, ws, receipt);
+          await insertQueued(tx, deletions.rows);
+          enqueued += deletions.rows.length;
           const suppressed = person ? keys : target.named ? [target.named] : [];
           if (suppress) await this.suppress(tx, ws, receipt.id, suppressed.map(fingerprint), now);
         }
@@ -163,11 +234,128 @@ export class ErasureService {
           erasure: receipt,
         });
       }
+      if (idempotent) {
+        const stored: StoredForget = {
+          results: results.map((r) => ({ ...r, erasure: r.erasure?.id ?? null })),
+        };
+        await this.journal.saveIdempotent(tx, {
+          workspaceId: ws,
+          key: idempotencyKey,
+          operation: 'forgetUsers',
+          requestHash,
+          result: stored,
+          createdAt: now,
+        });
+      }
       return results;
     };
     // A dry run only reads (and locks while it reads): it commits nothing.
     const results = await inTransaction(this.db, work);
+    if (enqueued > 0) this.queued(ws);
     return { dryRun, results };
+  }
+
+  /** A repeated request's answer: its results, with their receipts as they are now. */
+  private async replay(tx: Tx, ws: string, stored: StoredForget): Promise<ForgetItemResult[]> {
+    const ids = stored.results.map((r) => r.erasure).filter((id): id is string => id !== null);
+    const receipts = new Map((await this.receipts(tx, ws, ids)).map((r) => [r.id, r]));
+    return stored.results.map((r) => ({
+      ...r,
+      erasure: r.erasure === null ? null : (receipts.get(r.erasure) ?? null),
+    }));
+  }
+
+  /** One receipt, or null when the workspace has none of that id. */
+  async erasure(scope: WorkspaceScope, id: string): Promise<ErasureReceipt | null> {
+    if (!isUuid(id)) throw badInput([{ path: 'id', message: 'is not an erasure id' }]);
+    const [receipt] = await this.receipts(this.db, scope.workspaceId, [id]);
+    return receipt ?? null;
+  }
+
+  /** Receipts newest first. */
+  async list(scope: WorkspaceScope, page: PageRequest): Promise<Page<ErasureReceipt>> {
+    const first = checkFirst(page.first);
+    const [beforeId] = page.after != null ? checkCursor(page.after, 1) : [null];
+    if (beforeId != null && !isUuid(beforeId)) throw badCursor();
+    const ws = scope.workspaceId;
+    const rows = rowsOf<ErasureRow>(
+      await this.db.execute(sql`
+        select ${RECEIPT_COLUMNS} from erasures
+        where workspace_id = ${ws} ${beforeId == null ? sql`` : sql`and id < ${beforeId}`}
+        order by id desc limit ${first + 1}`),
+    );
+    return toPage(
+      rows.map(toReceipt),
+      first,
+      (r) => [r.id],
+      async () =>
+        Number(
+          rowsOf<{ n: string | number }>(
+            await this.db.execute(
+              sql`select count(*) as n from erasures where workspace_id = ${ws}`,
+            ),
+          )[0].n,
+        ),
+    );
+  }
+
+  /**
+   * Takes identifiers off the suppression list: they may be tracked and identified again.
+   * Returns how many were on it. A profile id names no identifier, so it cannot be lifted.
+   */
+  async liftSuppression(
+    scope: WorkspaceScope,
+    users: readonly ProfileLookupValue[],
+  ): Promise<number> {
+    const problems: InputProblem[] = [];
+    if (users.length < 1 || users.length > MAX_FORGET_USERS) {
+      problems.push({ path: 'users', message: `give 1 to ${MAX_FORGET_USERS} users` });
+    }
+    const keys: string[] = [];
+    users.slice(0, MAX_FORGET_USERS).forEach((by, i) => {
+      const given = Object.values(by).filter((v) => v != null).length;
+      const key = given === 1 ? namedKey(scope, by) : null;
+      const strings = [
+        by.externalId,
+        by.email,
+        by.anonId,
+        by.alias?.aliasLabel,
+        by.alias?.aliasName,
+      ];
+      const bad = strings.map((v) => (v == null ? null : textProblem(v, 1024))).find((p) => p);
+      if (given !== 1) {
+        problems.push({
+          path: `users[${i}]`,
+          message: 'give exactly one of externalId, alias, email, anonId',
+        });
+      } else if (key === null) {
+        problems.push({ path: `users[${i}].id`, message: 'a profile id names no identifier' });
+      } else if (bad) {
+        problems.push({ path: `users[${i}]`, message: bad });
+      } else {
+        keys.push(key);
+      }
+    });
+    if (problems.length > 0) throw badInput(problems);
+    const secret = await this.secretOf(scope.workspaceId, false);
+    if (secret === null) return 0;
+    const lifted = rowsOf<unknown>(
+      await this.db.execute(sql`
+        delete from suppressions where workspace_id = ${scope.workspaceId}
+          and fingerprint = any(${textArray(keys.map((k) => fingerprintOf(secret, k)))})
+        returning fingerprint`),
+    );
+    return lifted.length;
+  }
+
+  private async receipts(q: Queryable, ws: string, ids: readonly string[]) {
+    if (ids.length === 0) return [];
+    const rows = rowsOf<ErasureRow>(
+      await q.execute(sql`
+        select ${RECEIPT_COLUMNS} from erasures
+        where workspace_id = ${ws} and id = any(${uuidArray(ids)})`),
+    );
+    return rows.map(toReceipt);
   }
 
   /**
@@ -299,10 +487,10 @@ export class ErasureService {
   private async record(tx: Tx, ws: string, r: ErasureReceipt): Promise<void> {
     await tx.execute(sql`
       insert into erasures (workspace_id, id, status, requested_at, completed_at, reason,
-        identifier_count, fingerprints)
+        identifier_count, fingerprints, not_erased)
       values (${ws}, ${r.id}, ${r.status}, ${r.requestedAt.toISOString()}::timestamptz,
         ${r.completedAt?.toISOString() ?? null}::timestamptz, ${r.reason}, ${r.identifierCount},
-        ${textArray(r.fingerprints)})`);
+        ${textArray(r.fingerprints)}, ${textArray(r.notErased)})`);
   }
 
   private async suppress(
@@ -319,6 +507,54 @@ export class ErasureService {
       from unnest(${textArray(fingerprints)}) as f
       on conflict (workspace_id, fingerprint) do nothing`);
   }
+}
+
+export interface ErasureOptions {
+  readonly clock?: () => Date;
+  /** Told when an erasure committed vendor deletions for a workspace (wakes the dispatcher). */
+  readonly queued?: (workspaceId: string) => void;
+  /** How long an idempotency key answers repeats (IDEMPOTENCY_TTL_HOURS). */
+  readonly idempotencyTtlMs?: number;
+}
+
+/** What an idempotency record keeps of a forgetUsers answer: receipts by id, read again on replay. */
+interface StoredForget {
+  readonly results: readonly (Omit<ForgetItemResult, 'erasure'> & { erasure: string | null })[];
+}
+
+interface ErasureRow {
+  readonly id: string;
+  readonly status: ErasureStatusValue;
+  readonly requested_at: string | Date;
+  readonly completed_at: string | Date | null;
+  readonly reason: string | null;
+  readonly identifier_count: number;
+  readonly fingerprints: string[] | string;
+  readonly not_erased: string[] | string;
+}
+
+const RECEIPT_COLUMNS = sql.raw(
+  'id, status, requested_at, completed_at, reason, identifier_count, fingerprints, not_erased',
+);
+
+function toReceipt(row: ErasureRow): ErasureReceipt {
+  return {
+    id: row.id,
+    status: row.status,
+    requestedAt: new Date(row.requested_at),
+    completedAt: row.completed_at === null ? null : new Date(row.completed_at),
+    reason: row.reason,
+    identifierCount: row.identifier_count,
+    fingerprints: textList(row.fingerprints),
+    notErased: textList(row.not_erased) as ErasureGap[],
+  };
+}
+
+/** A text[] column as both drivers return it from raw SQL (an array, or its literal). */
+function textList(value: string[] | string): string[] {
+  if (Array.isArray(value)) return value;
+  const inner = value.slice(1, -1);
+  return inner === '' ? [] : inner.split(',').map((v) => v.replace(/^"(.*)"$/, '$1'));
 }
 
 /** Where a scrubbed delivery's queue was: nobody's (the profile ids of the forgotten go too). */

@@ -10,6 +10,13 @@ import { index, integer, pgTable, primaryKey, text, timestamp, uuid } from 'driz
 export const ERASURE_STATUSES = ['PENDING', 'COMPLETED', 'FAILED'] as const;
 export type ErasureStatusValue = (typeof ERASURE_STATUSES)[number];
 
+/**
+ * What an erasure can leave behind, named on its receipt. MIXPANEL_EVENTS: Mixpanel is configured
+ * without a GDPR token, so only the person's profiles were deleted there, not their events.
+ */
+export const ERASURE_GAPS = ['MIXPANEL_EVENTS'] as const;
+export type ErasureGap = (typeof ERASURE_GAPS)[number];
+
 export const erasures = pgTable(
   'erasures',
   {
@@ -23,6 +30,11 @@ export const erasures = pgTable(
     /** How many identifiers the person held when forgotten (0: nobody held the one named). */
     identifierCount: integer('identifier_count').notNull(),
     fingerprints: text('fingerprints')
+      .array()
+      .notNull()
+      .default(sql`'{}'::text[]`),
+    /** What the erasure could not reach (see ERASURE_GAPS). */
+    notErased: text('not_erased')
       .array()
       .notNull()
       .default(sql`'{}'::text[]`),

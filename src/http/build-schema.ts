@@ -7,6 +7,11 @@ import { buildSchemaSync, type AuthChecker } from 'type-graphql';
 import { WorkspaceResolver } from '../auth/graphql/workspace.resolver.js';
 import { hasScope, isScope } from '../auth/scopes.js';
 import {
+  ErasureConnectionResolver,
+  ErasureFieldResolver,
+  ErasureResolver,
+} from '../erasure/graphql/erasure.resolver.js';
+import {
   ProfileConnectionResolver,
   ProfileFieldResolver,
   ProfileQueryResolver,
@@ -59,6 +64,9 @@ export function buildGatewaySchema(): GraphQLSchema {
       DeliveryResolver,
       DeliveryConnectionResolver,
       DeliveryFieldResolver,
+      ErasureResolver,
+      ErasureConnectionResolver,
+      ErasureFieldResolver,
       WorkspaceResolver,
     ],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],

@@ -5,6 +5,7 @@
  */
 import type { Db } from '../db/client.js';
 import { inTransaction } from '../db/transaction.js';
+import type { SuppressionList } from '../erasure/suppression.js';
 import { AppError, badInput, conflict, type InputProblem } from '../lib/app-error.js';
 import { uuidv7 } from '../lib/uuid.js';
 import { identifierKey, type IdentifierRef } from './engine/identifiers.js';
@@ -26,7 +27,21 @@ export interface CreatedAlias {
   readonly profileId: string;
 }
 
+/** An alias refused on its own: it, or the user it was for, was forgotten. */
+export interface RejectedAlias {
+  readonly index: number;
+  readonly reason: 'FORGOTTEN';
+}
+
+export interface CreateAliasesResult {
+  /** The aliases as stored, in input order (refused ones left out). */
+  readonly aliases: CreatedAlias[];
+  readonly rejected: RejectedAlias[];
+}
+
 interface Wanted {
+  /** Where it stands in the input. */
+  readonly index: number;
   readonly alias: { aliasLabel: string; aliasName: string };
   readonly owner: IdentifierRef | null;
 }
@@ -37,13 +52,14 @@ export class AliasService {
   constructor(
     private readonly db: Db,
     private readonly maxIdsPerProfile: number,
+    private readonly suppressions: SuppressionList,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
   async createAliases(
     scope: WorkspaceScope,
     input: readonly NewAliasValue[],
-  ): Promise<CreatedAlias[]> {
+  ): Promise<CreateAliasesResult> {
     const wanted = validate(input, scope.anonIdLabel);
     const now = this.clock();
     const ws = scope.workspaceId;
@@ -52,22 +68,33 @@ export class AliasService {
       await this.repo.lockIdentifiers(tx, ws, aliasKeys, 'exclusive');
       const owners = new Map<string, IdentifierRef>();
       for (const w of wanted) if (w.owner) owners.set(identifierKey(w.owner), w.owner);
-      const ownerIds = await resolveOrCreate(this.repo, tx, ws, owners, now);
+      const [resolved, forgottenAliases, owned] = await Promise.all([
+        resolveOrCreate(this.repo, tx, ws, owners, now, this.suppressions),
+        this.suppressions.suppressed(tx, ws, aliasKeys),
+        this.repo.aliasOwners(
+          tx,
+          ws,
+          wanted.map((w) => w.alias),
+        ),
+      ]);
+      const ownerIds = resolved.profileByKey;
       const existing = new Map(
-        (
-          await this.repo.aliasOwners(
-            tx,
-            ws,
-            wanted.map((w) => w.alias),
-          )
-        ).map((a) => [identifierKey({ kind: 'alias', ...a }), a.profileId]),
+        owned.map((a) => [identifierKey({ kind: 'alias', ...a }), a.profileId]),
       );
 
       const created: CreatedAlias[] = [];
+      const rejected: RejectedAlias[] = [];
       const toInsert: CreatedAlias[] = [];
       const aliasOnly: string[] = [];
       for (const [i, w] of wanted.entries()) {
         const key = aliasKeys[i];
+        if (
+          forgottenAliases.has(key) ||
+          (w.owner !== null && resolved.suppressed.has(identifierKey(w.owner)))
+        ) {
+          rejected.push({ index: w.index, reason: 'FORGOTTEN' });
+          continue;
+        }
         const target = w.owner ? ownerIds.get(identifierKey(w.owner))! : null;
         const current = existing.get(key);
         if (current !== undefined) {
@@ -97,7 +124,7 @@ export class AliasService {
         toInsert.map((a) => ({ workspaceId: ws, ...a })),
       );
       await this.repo.touchProfiles(tx, ws, [...new Set(toInsert.map((a) => a.profileId))], now);
-      return created;
+      return { aliases: created, rejected };
     });
   }
 
@@ -148,7 +175,11 @@ function validate(input: readonly NewAliasValue[], anonIdLabel: string): Wanted[
     }
     if (seen.has(key)) return;
     seen.set(key, ownerKey);
-    wanted.push({ alias: { aliasLabel: alias.aliasLabel, aliasName: alias.aliasName }, owner });
+    wanted.push({
+      index: i,
+      alias: { aliasLabel: alias.aliasLabel, aliasName: alias.aliasName },
+      owner,
+    });
   });
   if (problems.length > 0) throw badInput(problems);
   return wanted;

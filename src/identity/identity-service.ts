@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 
 import type { Db } from '../db/client.js';
 import { inTransaction, RaceLostError } from '../db/transaction.js';
+import type { SuppressionList } from '../erasure/suppression.js';
 import { conflict } from '../lib/app-error.js';
 import { uuidv7 } from '../lib/uuid.js';
 import { configuredVendors, enqueueIdentityChanges } from '../outbox/enqueue.js';
@@ -42,6 +43,7 @@ export class IdentityService {
   constructor(
     private readonly db: Db,
     private readonly maxIdsPerProfile: number,
+    private readonly suppressions: SuppressionList,
     private readonly clock: () => Date = () => new Date(),
     /** Told the results of every request that committed (metrics, the local dispatcher). */
     private readonly observe: (
@@ -68,17 +70,19 @@ export class IdentityService {
       const now = this.clock();
       const ws = scope.workspaceId;
       const refs = valid.items.flatMap((item) => identifiersOf(item, scope.anonIdLabel));
-      const keys = refs.map(identifierKey);
+      const named = refs.map(identifierKey);
+      const keys = [...named];
       if (valid.idempotencyKey !== null && !valid.dryRun)
         keys.push(`i\u0001${valid.idempotencyKey}`);
       // The reads must come after the locks, in statements of their own (a statement's snapshot
       // is taken when it starts); they are independent of each other, so they go out together.
       await this.locks.lockIdentifiers(tx, ws, keys, 'exclusive');
       const idempotent = valid.idempotencyKey !== null && !valid.dryRun;
-      const [stored, rows, vendors] = await Promise.all([
+      const [stored, rows, vendors, forgotten] = await Promise.all([
         idempotent ? this.repo.findIdempotent(tx, ws, valid.idempotencyKey) : null,
         this.repo.lockProfilesHolding(tx, ws, identifierSets(refs)),
         valid.dryRun ? null : configuredVendors(tx, ws),
+        this.suppressions.suppressed(tx, ws, named),
       ]);
       // A key older than its time to live is forgotten: the request runs as a new one.
       if (stored && stored.createdAt.getTime() > now.getTime() - this.idempotencyTtlMs) {
@@ -92,7 +96,7 @@ export class IdentityService {
       }
       const snapshot = await this.repo.loadStates(tx, ws, rows);
       const plan = planIdentify(
-        { items: valid.items, mergeBehavior: valid.mergeBehavior },
+        { items: valid.items, mergeBehavior: valid.mergeBehavior, forgotten },
         {
           anonIdLabel: scope.anonIdLabel,
           maxIdsPerProfile: this.maxIdsPerProfile,

@@ -6,7 +6,14 @@ import DataLoader from 'dataloader';
 
 import type { Db } from '../db/client.js';
 import { badInput, type InputProblem } from '../lib/app-error.js';
-import { decodeCursor, encodeCursor } from '../lib/cursor.js';
+import {
+  badCursor,
+  checkCursor,
+  checkFirst,
+  toPage,
+  type Page,
+  type PageRequest,
+} from '../lib/paging.js';
 import { isUuid } from '../lib/uuid.js';
 import { normalizeEmail } from './engine/identifiers.js';
 import {
@@ -36,7 +43,7 @@ export type { ChildWants, ProfileWithChildren } from './store/profile-lookup.js'
 import type { WorkspaceScope } from './track-service.js';
 import { textProblem, type UserAliasValue } from './user-ref.js';
 
-export const MAX_PAGE_SIZE = 100;
+export { MAX_PAGE_SIZE, type Page, type PageRequest } from '../lib/paging.js';
 
 export interface ProfileLookupValue {
   readonly id?: string | null;
@@ -44,18 +51,6 @@ export interface ProfileLookupValue {
   readonly alias?: UserAliasValue | null;
   readonly email?: string | null;
   readonly anonId?: string | null;
-}
-
-export interface PageRequest {
-  readonly first: number;
-  readonly after?: string | null;
-}
-
-export interface Page<T> {
-  readonly edges: { cursor: string; node: T }[];
-  readonly pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  /** Counted only when asked for. */
-  readonly totalCount: () => Promise<number>;
 }
 
 export interface ProfileLoaders {
@@ -272,36 +267,4 @@ export class ProfileQueryService {
       ),
     };
   }
-}
-
-function checkFirst(first: number): number {
-  if (!Number.isInteger(first) || first < 0 || first > MAX_PAGE_SIZE) {
-    throw badInput([{ path: 'first', message: `must be between 0 and ${MAX_PAGE_SIZE}` }]);
-  }
-  return first;
-}
-
-function badCursor() {
-  return badInput([{ path: 'after', message: 'is not a cursor from this list' }]);
-}
-
-function checkCursor(cursor: string, length: number): string[] {
-  const values = decodeCursor(cursor, length);
-  if (!values) throw badCursor();
-  return values;
-}
-
-function toPage<T>(
-  rows: T[],
-  first: number,
-  key: (row: T) => string[],
-  totalCount: () => Promise<number>,
-): Page<T> {
-  const nodes = rows.slice(0, first);
-  const edges = nodes.map((node) => ({ cursor: encodeCursor(key(node)), node }));
-  return {
-    edges,
-    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
-    totalCount,
-  };
 }

@@ -4,11 +4,17 @@
  */
 import type { Db, Tx } from '../db/client.js';
 import { inTransaction, RaceLostError } from '../db/transaction.js';
+import type { SuppressionList } from '../erasure/suppression.js';
 import { uuidv7 } from '../lib/uuid.js';
 import { identifierKey, type IdentifierRef } from './engine/identifiers.js';
 import { TrackRepository } from './store/track-repository.js';
 import { aggregateTrack, firstDayOfWindow } from './track-aggregate.js';
-import { validateTrack, type Located, type TrackUsersRequest } from './track-input.js';
+import {
+  validateTrack,
+  type Located,
+  type TrackUsersRequest,
+  type ValidTrack,
+} from './track-input.js';
 
 export interface WorkspaceScope {
   readonly workspaceId: string;
@@ -21,6 +27,8 @@ export interface TrackUsersResult {
   readonly purchasesProcessed: number;
   readonly sessionsProcessed: number;
   readonly pushTokensProcessed: number;
+  /** Objects dropped because they name a forgotten (suppressed) identifier. */
+  readonly suppressed: number;
   readonly message: string;
 }
 
@@ -29,23 +37,33 @@ export class TrackService {
 
   constructor(
     private readonly db: Db,
+    private readonly suppressions: SuppressionList,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
   async track(scope: WorkspaceScope, request: TrackUsersRequest): Promise<TrackUsersResult> {
     const now = this.clock();
-    const valid = validateTrack(request, scope.anonIdLabel, now);
+    const checked = validateTrack(request, scope.anonIdLabel, now);
     const all: Located<unknown>[] = [
-      ...valid.attributes,
-      ...valid.events,
-      ...valid.purchases,
-      ...valid.sessions,
-      ...valid.pushTokens,
+      ...checked.attributes,
+      ...checked.events,
+      ...checked.purchases,
+      ...checked.sessions,
+      ...checked.pushTokens,
     ];
     const refs = new Map<string, IdentifierRef>(all.map((l) => [identifierKey(l.user), l.user]));
 
-    await inTransaction(this.db, async (tx) => {
-      const profileByKey = await resolveOrCreate(this.repo, tx, scope.workspaceId, refs, now);
+    const valid = await inTransaction(this.db, async (tx) => {
+      const { profileByKey, suppressed } = await resolveOrCreate(
+        this.repo,
+        tx,
+        scope.workspaceId,
+        refs,
+        now,
+        this.suppressions,
+      );
+      // Objects naming a forgotten identifier are dropped; the rest of the request is applied.
+      const valid = suppressed.size === 0 ? checked : withoutSuppressed(checked, suppressed);
       const profileOf = (l: Located<unknown>) => profileByKey.get(identifierKey(l.user))!;
       const writes = aggregateTrack(valid, profileOf, now);
       const ws = scope.workspaceId;
@@ -66,49 +84,77 @@ export class TrackService {
         this.repo.upsertPushTokens(tx, ws, writes.pushTokens, now),
         this.repo.touchProfiles(tx, ws, [...new Set(profileByKey.values())], now),
       ]);
+      return valid;
     });
 
+    const processed =
+      valid.attributes.length +
+      valid.events.length +
+      valid.purchases.length +
+      valid.sessions.length +
+      valid.pushTokens.length;
     return {
       attributesProcessed: valid.attributes.length,
       eventsProcessed: valid.events.length,
       purchasesProcessed: valid.purchases.length,
       sessionsProcessed: valid.sessions.length,
       pushTokensProcessed: valid.pushTokens.length,
+      suppressed: all.length - processed,
       message: 'success',
     };
   }
+}
+
+/** The request without the objects that name a suppressed identifier. */
+function withoutSuppressed(valid: ValidTrack, suppressed: ReadonlySet<string>): ValidTrack {
+  const keep = <L extends Located<unknown>>(list: readonly L[]) =>
+    list.filter((l) => !suppressed.has(identifierKey(l.user)));
+  return {
+    attributes: keep(valid.attributes),
+    events: keep(valid.events),
+    purchases: keep(valid.purchases),
+    sessions: keep(valid.sessions),
+    pushTokens: keep(valid.pushTokens),
+  };
 }
 
 /**
  * Maps each identifier to its live profile, creating the users that do not exist: an identified
  * profile for an unknown external id, an alias-only or anonymous one for an unknown alias.
  * Identifiers are share-locked (identifyUsers takes them exclusively) and the profiles row-locked
- * in id order, so a merge cannot move them away until this transaction ends.
+ * in id order, so a merge cannot move them away until this transaction ends. A suppressed
+ * (forgotten) identifier is neither resolved nor created: it comes back in `suppressed`.
  */
 export async function resolveOrCreate(
   repo: TrackRepository,
   tx: Tx,
   workspaceId: string,
-  refs: ReadonlyMap<string, IdentifierRef>,
+  named: ReadonlyMap<string, IdentifierRef>,
   now: Date,
-): Promise<Map<string, string>> {
-  await repo.lockIdentifiers(tx, workspaceId, [...refs.keys()], 'shared');
+  suppressions: SuppressionList,
+): Promise<{ profileByKey: Map<string, string>; suppressed: Set<string> }> {
+  await repo.lockIdentifiers(tx, workspaceId, [...named.keys()], 'shared');
   const externalIds: string[] = [];
   const pairs: { aliasLabel: string; aliasName: string }[] = [];
-  for (const ref of refs.values()) {
+  for (const ref of named.values()) {
     if (ref.kind === 'externalId') externalIds.push(ref.externalId);
     else if (ref.kind === 'alias') pairs.push(ref);
   }
   const found = new Map<string, string>();
-  const [byExternalId, byAlias] = await Promise.all([
+  const [byExternalId, byAlias, suppressed] = await Promise.all([
     repo.profilesByExternalIds(tx, workspaceId, externalIds),
     repo.aliasOwners(tx, workspaceId, pairs),
+    suppressions.suppressed(tx, workspaceId, [...named.keys()]),
   ]);
+  const refs =
+    suppressed.size === 0 ? named : new Map([...named].filter(([key]) => !suppressed.has(key)));
   for (const p of byExternalId) {
-    found.set(identifierKey({ kind: 'externalId', externalId: p.externalId }), p.id);
+    const key = identifierKey({ kind: 'externalId', externalId: p.externalId });
+    if (!suppressed.has(key)) found.set(key, p.id);
   }
   for (const a of byAlias) {
-    found.set(identifierKey({ kind: 'alias', ...a }), a.profileId);
+    const key = identifierKey({ kind: 'alias', ...a });
+    if (!suppressed.has(key)) found.set(key, a.profileId);
   }
   // A profile merged away after we resolved it: start over and resolve again.
   if ((await repo.lockProfiles(tx, workspaceId, [...new Set(found.values())])).length > 0) {
@@ -145,5 +191,5 @@ export async function resolveOrCreate(
   }
   // Two requests creating the same user race here; the loser's unique violation re-runs it.
   await Promise.all([repo.insertProfiles(tx, newProfiles), repo.insertAliases(tx, newAliases)]);
-  return found;
+  return { profileByKey: found, suppressed };
 }

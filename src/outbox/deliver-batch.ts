@@ -78,6 +78,8 @@ export interface BatchContext {
   readonly requestsInFlight: number;
   /** Milliseconds until the workspace may send this many more Braze requests (0: go). */
   takeBrazeBudget(workspaceId: string, requests: number): Promise<number>;
+  /** Milliseconds until the workspace may send another request to Mixpanel's GDPR API (0: go). */
+  takeGdprBudget(workspaceId: string): Promise<number>;
   pause(lane: Lane, until: Date, reason: string): Promise<void>;
   /** Makes sure the lease of these rows lasts `ms` more; returns the ids still held. */
   holdFor(ids: readonly number[], ms: number): Promise<ReadonlySet<number>>;
@@ -90,6 +92,8 @@ export interface BatchResult {
   /** When the lane was paused by this batch, until when. */
   readonly pausedUntil: number | null;
 }
+
+const GDPR_BUDGET_USED = 'mixpanel GDPR API: one request per second per project';
 
 /** A margin for the time between a lease check and the request's start. */
 const LEASE_MARGIN_MS = 2_000;
@@ -203,6 +207,13 @@ class BatchSender {
     if (this.pausedUntil !== null) {
       const wait = Math.max(this.pausedUntil - ctx.clock().getTime(), 1);
       return all.map((r) => ctx.policy.throttle(r, wait, 'paused by a throttled request'));
+    }
+    if (request.budget === 'mixpanel.gdpr') {
+      // One request per second per project: a request over it waits, the lane goes on.
+      const wait = await ctx.takeGdprBudget(this.lane.workspaceId);
+      if (wait > 0) {
+        return all.map((r) => ctx.policy.throttle(r, wait, GDPR_BUDGET_USED));
+      }
     }
     // A request may outlive the lease only if nobody else can have taken its rows meanwhile.
     const held = await ctx.holdFor(

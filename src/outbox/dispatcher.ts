@@ -114,6 +114,8 @@ export class Dispatcher {
   private readonly policy: OutcomePolicy;
   private readonly retention: OutboxRetention;
   private readonly brazeBudget: RateLimiterDrizzle;
+  /** Mixpanel's GDPR API takes one request per second per project (a workspace has one). */
+  private readonly gdprBudget: RateLimiterDrizzle;
   private readonly clock: () => Date;
   private readonly observer: DispatcherObserver;
   private readonly sweep: DispatcherDeps['sweep'];
@@ -143,6 +145,14 @@ export class Dispatcher {
       keyPrefix: 'braze-identity',
       points: options.brazeRequestsPerMinute,
       duration: 60,
+      clearExpiredByTimeout: false,
+    });
+    this.gdprBudget = new RateLimiterDrizzle({
+      storeClient: db,
+      schema: rateLimits,
+      keyPrefix: 'mixpanel-gdpr',
+      points: 1,
+      duration: 1,
       clearExpiredByTimeout: false,
     });
   }
@@ -385,7 +395,8 @@ export class Dispatcher {
       signal: this.stopping.signal,
       requestTimeoutMs: this.options.requestTimeoutMs,
       requestsInFlight: this.options.requestsInFlight,
-      takeBrazeBudget: (workspaceId, n) => this.takeBrazeBudget(workspaceId, n),
+      takeBrazeBudget: (workspaceId, n) => this.take(this.brazeBudget, workspaceId, n),
+      takeGdprBudget: (workspaceId) => this.take(this.gdprBudget, workspaceId, 1),
       pause: (l, until, reason) => this.queue.pause(l, until, reason),
       // One renewal at a time covers every row of the batch.
       holdFor: async (_rowIds, ms) => {
@@ -407,9 +418,10 @@ export class Dispatcher {
     };
   }
 
-  private async takeBrazeBudget(workspaceId: string, requests: number): Promise<number> {
+  /** Milliseconds until `points` more fit the workspace's budget (0: taken now). */
+  private async take(budget: RateLimiterDrizzle, workspaceId: string, points: number) {
     try {
-      await this.brazeBudget.consume(workspaceId, requests);
+      await budget.consume(workspaceId, points);
       return 0;
     } catch (error) {
       if (error instanceof RateLimiterRes) return Math.max(error.msBeforeNext, 1);

@@ -10,7 +10,12 @@ import type { Tx } from '../db/client.js';
 import { oneWorkspace, rowsOf } from '../db/rows.js';
 import { recordset } from '../db/recordset.js';
 import type { IdentityChange } from '../identity/engine/model.js';
-import { VENDOR_NAMES, type IdentityMessage, type VendorName } from './message.js';
+import {
+  VENDOR_NAMES,
+  type IdentityMessage,
+  type OutboxMessage,
+  type VendorName,
+} from './message.js';
 import { outboxMessages } from './outbox.sql.js';
 
 export interface EnqueueContext {
@@ -91,7 +96,7 @@ export async function enqueueIdentityChanges(
   return rows.length;
 }
 
-type NewDelivery = typeof outboxMessages.$inferInsert & { readonly dedupeKey: string };
+export type NewDelivery = typeof outboxMessages.$inferInsert & { readonly dedupeKey: string };
 
 /**
  * Inserts waiting rows at the tail of their (workspace, vendor, profile) queues: the first row
@@ -184,7 +189,7 @@ export async function recordUnsupportedChange(
       type: change.type,
       changeId: change.changeId,
       profileId: change.profileId,
-      payload: { type: change.type, changeId: change.changeId } as unknown as IdentityMessage,
+      payload: { type: change.type, changeId: change.changeId } as unknown as OutboxMessage,
       dedupeKey: `${change.id}:${vendor.toLowerCase()}`,
       status: 'SKIPPED' as const,
       lastError: change.reasons[vendor],

@@ -6,6 +6,9 @@
 
 export type MessageType = 'identity.identified.v1' | 'identity.profiles_merged.v1';
 
+/** The type of a vendor deletion, written by an erasure (see ErasureMessage). */
+export const ERASED_TYPE = 'identity.erased.v1';
+
 export type IdentifierInMessage =
   | { readonly kind: 'alias'; readonly aliasLabel: string; readonly aliasName: string }
   | {
@@ -41,6 +44,36 @@ export interface IdentityMessage {
   readonly survivorAliasLabels: readonly string[];
 }
 
+/**
+ * A vendor deletion of a forgotten person, one row per request's worth of identifiers (Braze: at
+ * most 50, Mixpanel: at most 2,000), filed under the erasure's id. The identifiers are scrubbed
+ * from the row once it is delivered or skipped.
+ */
+export interface ErasureMessage {
+  readonly type: typeof ERASED_TYPE;
+  /** The erasure's id. */
+  readonly changeId: string;
+  readonly workspaceId: string;
+  readonly occurredAt: string;
+  /**
+   * What the row asks of its vendor. `braze.users`: `/users/delete` by `externalIds`, or by
+   * `aliases` when there are none (one kind per request). `mixpanel.profiles`: `/engage`
+   * `$delete` (with `$ignore_alias`) of every id in `distinctIds`. `mixpanel.data`: a GDPR data
+   * deletion task for `distinctIds` (events included).
+   */
+  readonly action: 'braze.users' | 'mixpanel.profiles' | 'mixpanel.data';
+  readonly externalIds: readonly string[];
+  readonly aliases: readonly { readonly aliasLabel: string; readonly aliasName: string }[];
+  readonly distinctIds: readonly string[];
+}
+
+/** What an outbox row carries. */
+export type OutboxMessage = IdentityMessage | ErasureMessage;
+
+export function isErasure(message: OutboxMessage): message is ErasureMessage {
+  return message.type === ERASED_TYPE;
+}
+
 export type VendorName = 'MIXPANEL' | 'BRAZE';
 
 /** Every vendor the gateway delivers to: a change has at most one delivery for each. */
@@ -50,12 +83,13 @@ export const VENDOR_NAMES: readonly VendorName[] = ['BRAZE', 'MIXPANEL'];
 export interface OutboxItem {
   readonly rowId: string;
   readonly dedupeKey: string;
-  readonly message: IdentityMessage;
+  readonly message: OutboxMessage;
 }
 
 /** What a vendor's answer means for each row of a request. */
 export type Classification =
-  | { readonly kind: 'delivered' }
+  /** `reference`: what the vendor calls the work it took on (Mixpanel's deletion task id). */
+  | { readonly kind: 'delivered'; readonly reference?: string }
   /** 2xx, but these rows failed for good (per-item errors); the others were delivered. */
   | { readonly kind: 'partial'; readonly failed: ReadonlyMap<string, string> }
   /** Try again later; `pauseMs` pauses the whole workspace+vendor (throttling). */
@@ -75,6 +109,11 @@ export interface VendorRequest {
    * `insert_id:<id>` (Mixpanel), values the row ids.
    */
   readonly locate: Readonly<Record<string, string>>;
+  /**
+   * A rate limit of its own the request must fit, besides the vendor's usual ones: Mixpanel's
+   * GDPR API takes one request per second per project.
+   */
+  readonly budget?: 'mixpanel.gdpr';
 }
 
 /** An HTTP answer, as the clients see it (headers lower-cased). */

@@ -5,7 +5,8 @@
 import { and, desc, eq, inArray, isNull, lt, or, sql, type SQL } from 'drizzle-orm';
 
 import type { Db, Queryable } from '../db/client.js';
-import type { VendorName } from './message.js';
+import { refreshErasures } from '../erasure/vendor-deletions.js';
+import { ERASED_TYPE, type VendorName } from './message.js';
 import { outboxMessages, type DeliveryStatusValue } from './outbox.sql.js';
 import { lockHeads, promoteNext, type OutboxRow } from './queue-repository.js';
 
@@ -106,7 +107,11 @@ export class OutboxRepository {
     for (const vendor of vendors) {
       await promoteNext(q, workspaceId, vendor, profilesOf(vendor), now);
     }
-    return q.select().from(outboxMessages).where(where).orderBy(outboxMessages.id);
+    const rows = await q.select().from(outboxMessages).where(where).orderBy(outboxMessages.id);
+    // A requeued vendor deletion puts its erasure back to PENDING.
+    const erasures = rows.filter((r) => r.type === ERASED_TYPE).map((r) => r.changeId);
+    await refreshErasures(q, workspaceId, [...new Set(erasures)], now);
+    return rows;
   }
 
   private filter(workspaceId: string, filter: DeliveryFilter): SQL | undefined {

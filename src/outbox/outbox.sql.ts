@@ -23,7 +23,7 @@ import {
   uuid,
 } from 'drizzle-orm/pg-core';
 
-import type { IdentityMessage } from './message.js';
+import type { OutboxMessage } from './message.js';
 
 export const DELIVERY_STATUSES = ['PENDING', 'RETRYING', 'DELIVERED', 'DEAD', 'SKIPPED'] as const;
 export type DeliveryStatusValue = (typeof DELIVERY_STATUSES)[number];
@@ -39,7 +39,7 @@ export const outboxMessages = pgTable(
     changeId: uuid('change_id').notNull(),
     /** Order is kept per (workspace, vendor, profile): the surviving profile. */
     profileId: uuid('profile_id').notNull(),
-    payload: jsonb('payload').$type<IdentityMessage>().notNull(),
+    payload: jsonb('payload').$type<OutboxMessage>().notNull(),
     /** Stable across retries and redeliveries (Mixpanel's $insert_id derives from the same data). */
     dedupeKey: text('dedupe_key').notNull(),
     status: text('status', { enum: DELIVERY_STATUSES }).notNull().default('PENDING'),
@@ -52,6 +52,8 @@ export const outboxMessages = pgTable(
     claimedUntil: timestamp('claimed_until', { withTimezone: true }),
     claimedBy: text('claimed_by'),
     lastError: text('last_error'),
+    /** What the vendor calls the work it took on, when it says (Mixpanel's deletion task id). */
+    vendorReference: text('vendor_reference'),
     deliveredAt: timestamp('delivered_at', { withTimezone: true }),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),

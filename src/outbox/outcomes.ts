@@ -62,7 +62,10 @@ export class OutcomePolicy {
   apply(verdict: Classification, rows: readonly ClaimedRow[]): RowOutcome[] {
     switch (verdict.kind) {
       case 'delivered':
-        return rows.map((r) => outcome(r, 'DELIVERED', null));
+        return rows.map((r) => ({
+          ...outcome(r, 'DELIVERED', null),
+          reference: verdict.reference ?? null,
+        }));
       case 'partial':
         return rows.map((r) => {
           const failed = verdict.failed.get(String(r.id));

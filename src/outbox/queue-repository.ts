@@ -19,8 +19,9 @@ import { alias } from 'drizzle-orm/pg-core';
 import { workspaces } from '../auth/auth.sql.js';
 import type { Db, Queryable } from '../db/client.js';
 import { rowsOf } from '../db/rows.js';
+import { settleDeletions } from '../erasure/vendor-deletions.js';
 import { pgArray } from '../lib/pg-array.js';
-import type { IdentityMessage, VendorName } from './message.js';
+import { ERASED_TYPE, type OutboxMessage, type VendorName } from './message.js';
 import { outboxMessages, vendorPauses, type DeliveryStatusValue } from './outbox.sql.js';
 
 export type OutboxRow = typeof outboxMessages.$inferSelect;
@@ -53,6 +54,8 @@ export interface RowOutcome {
   readonly lastError: string | null;
   /** A throttled row gets its attempt back: being told to wait is not a failure. */
   readonly refundAttempt: boolean;
+  /** What the vendor calls the work it took on (kept for erasure rows: a deletion task id). */
+  readonly reference?: string | null;
 }
 
 /** When a lane next has a head due (null: nothing waits) and until when it is paused. */
@@ -200,9 +203,28 @@ export class QueueRepository {
   ): Promise<ClaimedRow[]> {
     if (outcomes.length === 0) return [];
     return this.db.transaction(async (tx) => {
-      const done = rowsOf<{ profile_id: string; status: string }>(
-        await tx.execute(this.finishQuery(lane, owner, outcomes, now)),
-      );
+      const done = rowsOf<{
+        id: string | number;
+        profile_id: string;
+        status: string;
+        type: string;
+        change_id: string;
+      }>(await tx.execute(this.finishQuery(lane, owner, outcomes, now)));
+      const erased = done.filter((r) => r.type === ERASED_TYPE);
+      if (erased.length > 0) {
+        const references = new Map(outcomes.map((o) => [o.id, o.reference ?? null]));
+        await settleDeletions(
+          tx,
+          lane.workspaceId,
+          erased.map((r) => ({
+            id: Number(r.id),
+            changeId: r.change_id,
+            status: r.status,
+            reference: references.get(Number(r.id)) ?? null,
+          })),
+          now,
+        );
+      }
       const finished = done.filter((r) => FINAL.has(r.status)).map((r) => r.profile_id);
       return promoteNext(tx, lane.workspaceId, lane.vendor, finished, now, lease);
     });
@@ -242,7 +264,7 @@ export class QueueRepository {
         ) as l
       ) as v
       where m.workspace_id = ${lane.workspaceId} and m.id = v.id
-      returning m.profile_id, m.status`;
+      returning m.id, m.profile_id, m.status, m.type, m.change_id`;
   }
 
   /** Gives back rows this dispatcher holds but did not finish: due again, attempt refunded. */
@@ -363,7 +385,7 @@ interface RawClaimed {
   readonly take: boolean;
   readonly id: string | number;
   readonly profile_id: string;
-  readonly payload: IdentityMessage;
+  readonly payload: OutboxMessage;
   readonly dedupe_key: string;
   readonly attempts: number;
   readonly created_at: string;

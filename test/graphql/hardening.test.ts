@@ -9,6 +9,7 @@ import fc from 'fast-check';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { apiKeys, workspaces } from '../../src/auth/auth.sql.js';
+import { suppressions } from '../../src/erasure/erasure.sql.js';
 import { anAnonId, anEvent, anExternalId } from '../helpers/builders.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
@@ -180,6 +181,12 @@ const IDENTIFY = `mutation ($input: IdentifyUsersInput!) {
     results { index outcome reason externalId profile { id } merge { id changedFields } deliveries { id status } }
   }
 }`;
+const FORGET = `mutation ($input: ForgetUsersInput!) {
+  forgetUsers(input: $input) {
+    dryRun results { index outcome reason erasure { id status identifierCount fingerprints deliveries { id status } } }
+  }
+}`;
+const LIFT = `mutation ($users: [ProfileLookup!]!) { liftSuppression(users: $users) }`;
 const CREATE_KEY = `mutation ($input: CreateApiKeyInput!) {
   createApiKey(input: $input) { key apiKey { id name scopes revokedAt } }
 }`;
@@ -273,6 +280,7 @@ const SNAPSHOT = `{
   aliases { totalCount }
   merges(first: 100) { totalCount edges { node { id undoneAt } } }
   deliveries(first: 100) { totalCount edges { node { id status attempts nextAttemptAt lastError } } }
+  erasures(first: 100) { totalCount edges { node { id status } } }
 }`;
 
 /** What a rejected request must leave as it was: counts, undo marks, delivery states, keys. */
@@ -283,7 +291,11 @@ async function snapshot(ws: { workspaceId: string; key: string }) {
     .select({ total: count(), revoked: count(apiKeys.revokedAt) })
     .from(apiKeys)
     .where(eq(apiKeys.workspaceId, ws.workspaceId));
-  return { ...res.data, keys };
+  const [suppressed] = await gw.database.db
+    .select({ total: count() })
+    .from(suppressions)
+    .where(eq(suppressions.workspaceId, ws.workspaceId));
+  return { ...res.data, keys, suppressed };
 }
 
 /** Workspaces stored under the name a createWorkspace asked for (null: cannot be asked). */
@@ -785,6 +797,42 @@ function identifyInput(ws: Workspace) {
   );
 }
 
+/** People to forget, named as profile(by:) names them: by each identifier, a profile id, or wrongly. */
+function lookups(ws: Workspace) {
+  const u = usersOf(ws);
+  const one: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
+    fc.record({ externalId: fuzz(u.externalId) }),
+    fc.record({ anonId: fuzz(u.anonId) }),
+    fc.record({ alias: fuzz(u.userAlias) }),
+    fc.record({ email: fuzz(email()) }),
+    fc.record({ id: fuzz(fc.uuid()) }),
+    ...(weights.wrong > 0
+      ? [
+          fc.record(
+            { externalId: fuzz(u.externalId), anonId: fuzz(u.anonId), id: fuzz(fc.uuid()) },
+            { requiredKeys: [] },
+          ),
+        ]
+      : []),
+  );
+  return list(one);
+}
+
+function forgetInput(ws: Workspace) {
+  return topLevel(
+    fc.record(
+      {
+        users: lookups(ws),
+        reason: fuzz(fc.string({ maxLength: 220 })),
+        suppress: fuzz(fc.boolean()),
+        dryRun: fuzz(fc.boolean()),
+        idempotencyKey: fuzz(fc.uuid()),
+      },
+      { requiredKeys: ['users'] },
+    ),
+  );
+}
+
 const SCOPES = [
   'profiles:read',
   'users:track',
@@ -1004,6 +1052,30 @@ describe('every mutation with hostile variables', () => {
           harshAndMild(() => identifyInput(ws)),
           async (input) => {
             await exercise(ws, ws.key, IDENTIFY, { input });
+          },
+        ),
+        { numRuns: RUNS },
+      );
+      await expectReadsBack(ws.key);
+    },
+    LONG_TEST,
+  );
+
+  it(
+    'forgetUsers and liftSuppression: never 500, only public codes, nothing written when rejected',
+    async () => {
+      const ws = await seededWorkspace();
+      await fc.assert(
+        fc.asyncProperty(
+          harshAndMild(() => forgetInput(ws)),
+          fc.boolean(),
+          async (input, lift) => {
+            if (lift) {
+              const users = (input as { users?: unknown } | null)?.users ?? input;
+              await exercise(ws, ws.key, LIFT, { users });
+            } else {
+              await exercise(ws, ws.key, FORGET, { input });
+            }
           },
         ),
         { numRuns: RUNS },

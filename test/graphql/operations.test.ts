@@ -170,7 +170,9 @@ describe('graceful shutdown', () => {
     await gw.gateway.stop();
     expect((await inFlight).data?.identifyUsers.results[0].outcome).toBe('MERGED');
 
-    const [held] = (await rows()).filter((r) => r.payload.externalId === externalId);
+    const [held] = (await rows()).filter(
+      (r) => 'externalId' in r.payload && r.payload.externalId === externalId,
+    );
     expect(held).toMatchObject({
       status: 'PENDING',
       claimedBy: null,

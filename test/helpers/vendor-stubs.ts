@@ -212,22 +212,84 @@ export function startBrazeStub(apiKey: string): Promise<VendorStub> {
         if (!u.identifier_to_merge || !u.identifier_to_keep)
           v.push("'merge_updates' must only have 'identifier_to_merge' and 'identifier_to_keep'");
       }
+    } else if (req.path === '/users/delete') {
+      const kinds = [
+        'external_ids',
+        'user_aliases',
+        'braze_ids',
+        'email_addresses',
+        'phone_numbers',
+      ];
+      const given = kinds.filter((k) => body[k] !== undefined);
+      if (given.length !== 1) v.push('send exactly one kind of identifier per request');
+      const ids = given.length === 1 ? body[given[0]] : [];
+      if (!Array.isArray(ids) || ids.length === 0) v.push(`${given[0]} must be a non-empty array`);
+      else if (ids.length > 50) v.push('at most 50 identifiers per request');
+      if (given[0] === 'external_ids' && ids.some((id: unknown) => typeof id !== 'string'))
+        v.push('external_ids must be strings');
+      if (
+        given[0] === 'user_aliases' &&
+        ids.some(
+          (a: any) => typeof a?.alias_name !== 'string' || typeof a?.alias_label !== 'string',
+        )
+      ) {
+        v.push('user_aliases entries need alias_name and alias_label');
+      }
     } else {
       v.push(`unexpected path ${req.path}`);
     }
   };
-  const success: Success = (req) => ({
-    message: 'success',
-    aliases_processed: req.payload?.aliases_to_identify?.length ?? 0,
-  });
+  const success: Success = (req) =>
+    req.path === '/users/delete'
+      ? {
+          deleted: (req.payload?.external_ids ?? req.payload?.user_aliases ?? []).length,
+          message: 'success',
+        }
+      : { message: 'success', aliases_processed: req.payload?.aliases_to_identify?.length ?? 0 };
   return startStub(check, success, 201);
 }
 
-/** Mixpanel ingestion: /track as data= form with verbose=1, or /import?strict=1 with Basic auth. */
-export function startMixpanelStub(token: string): Promise<VendorStub> {
+/** The GDPR data deletion path of Mixpanel's application API. */
+export const MIXPANEL_DATA_DELETIONS = '/api/app/data-deletions/v3.0/';
+
+/**
+ * Mixpanel: ingestion (/track as data= form with verbose=1, or /import?strict=1 with Basic
+ * auth), profile deletions (/engage, JSON), and GDPR data deletions (Bearer GDPR token), all on
+ * one stub (tests point both the ingestion and the GDPR host at it).
+ */
+export function startMixpanelStub(token: string, gdprToken = 'gdpr-token'): Promise<VendorStub> {
   const check: Checker = (req) => {
     const v = req.violations;
     let events: any;
+    if (req.path === '/engage') {
+      const updates = parseJson(req.body, req);
+      set(req, updates);
+      if (!String(req.headers['content-type']).startsWith('application/json'))
+        v.push('content-type must be application/json');
+      if (!Array.isArray(updates) || updates.length === 0) v.push('updates must be an array');
+      else if (updates.length > 2000) v.push('at most 2000 updates per request');
+      for (const u of Array.isArray(updates) ? updates : []) {
+        if (u?.$token !== token) v.push('$token must be the project token');
+        if (typeof u?.$distinct_id !== 'string' || !u.$distinct_id)
+          v.push('$distinct_id is required');
+        if (!('$delete' in (u ?? {}))) v.push('expected a $delete update');
+      }
+      return;
+    }
+    if (req.path === MIXPANEL_DATA_DELETIONS) {
+      const body = parseJson(req.body, req);
+      set(req, body);
+      if (req.query.get('token') !== token)
+        v.push('token query parameter must be the project token');
+      if (req.headers.authorization !== `Bearer ${gdprToken}`)
+        v.push('authorization must be Bearer <GDPR OAuth token>');
+      const ids = body?.distinct_ids;
+      if (!Array.isArray(ids) || ids.length === 0) v.push('distinct_ids must be a non-empty array');
+      else if (ids.length > 2000) v.push('at most 2000 distinct ids per request');
+      if (!['GDPR', 'CCPA'].includes(body?.compliance_type))
+        v.push('compliance_type must be GDPR or CCPA');
+      return;
+    }
     if (req.path === '/track') {
       if (!String(req.headers['content-type']).startsWith('application/x-www-form-urlencoded'))
         v.push('content-type must be form-urlencoded');
@@ -266,9 +328,24 @@ export function startMixpanelStub(token: string): Promise<VendorStub> {
       }
     }
   };
-  const success: Success = (req) =>
-    req.path === '/track'
-      ? { status: 1, error: null }
-      : { code: 200, num_records_imported: req.payload.length, status: 'OK' };
+  let task = 1583792934719392965n;
+  const success: Success = (req) => {
+    if (req.path === '/track' || req.path === '/engage') return { status: 1, error: null };
+    if (req.path === MIXPANEL_DATA_DELETIONS) {
+      task += 1n;
+      return {
+        status: 'ok',
+        results: [
+          {
+            status: 'PENDING',
+            tracking_id: String(task),
+            compliance_type: 'gdpr',
+            distinct_id_count: req.payload.distinct_ids.length,
+          },
+        ],
+      };
+    }
+    return { code: 200, num_records_imported: req.payload.length, status: 'OK' };
+  };
   return startStub(check, success, 200);
 }

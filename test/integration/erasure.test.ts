@@ -4,6 +4,7 @@
  * holds fingerprints only; waiting deliveries about the person are skipped, never sent.
  */
 import { sql } from 'drizzle-orm';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Database } from '../../src/db/client.js';
@@ -12,40 +13,74 @@ import { rowsOf } from '../../src/db/rows.js';
 import { ErasureService } from '../../src/erasure/erasure-service.js';
 import { createServices } from '../../src/gateway.js';
 import type { Services } from '../../src/http/context.js';
+import { DEFAULT_DISPATCHER_OPTIONS, Dispatcher } from '../../src/outbox/dispatcher.js';
 import { anAnonId, anExternalId } from '../helpers/builders.js';
 import { testConfig } from '../helpers/config.js';
 import { openOwnDatabase } from '../helpers/database.js';
+import { startBrazeStub, startMixpanelStub, type VendorStub } from '../helpers/vendor-stubs.js';
 
 let own: Awaited<ReturnType<typeof openOwnDatabase>>;
 let database: Database;
 let services: Services;
+let braze: VendorStub;
+let mixpanel: VendorStub;
 beforeAll(async () => {
   own = await openOwnDatabase('erasure');
   database = own.database;
   services = createServices(database, testConfig({}));
+  braze = await startBrazeStub('bk');
+  mixpanel = await startMixpanelStub('mt', 'gdpr-oauth');
 });
 afterAll(async () => {
+  await braze?.close();
+  await mixpanel?.close();
   await own?.close();
 });
 
-const VENDORS = {
-  // Never called here: no dispatcher runs, so every delivery waits.
-  braze: { apiKey: 'bk', restEndpoint: 'http://127.0.0.1:9' },
-  mixpanel: {
-    token: 'mt',
-    apiHost: 'http://127.0.0.1:9',
-    idMerge: 'ORIGINAL' as const,
-    serviceAccount: null,
-    projectId: null,
-  },
-};
+/** Both vendors, Mixpanel with a GDPR token; nothing is sent unless a test runs a dispatcher. */
+function vendors() {
+  return {
+    braze: { apiKey: 'bk', restEndpoint: braze.url },
+    mixpanel: {
+      token: 'mt',
+      apiHost: mixpanel.url,
+      idMerge: 'ORIGINAL' as const,
+      serviceAccount: null,
+      projectId: null,
+      gdprToken: 'gdpr-oauth',
+      gdprApiHost: mixpanel.url,
+    },
+  };
+}
 
 async function newScope() {
   const { workspace } = await services.auth.createWorkspace({
     name: anExternalId('ws'),
-    ...VENDORS,
+    ...vendors(),
   });
   return { workspaceId: workspace.id, anonIdLabel: workspace.anonIdLabel };
+}
+
+/** Runs a dispatcher until nothing is due in the workspace any more. */
+async function deliverAll(ws: string): Promise<void> {
+  const dispatcher = new Dispatcher(database.db, pino({ level: 'silent' }), {
+    ...DEFAULT_DISPATCHER_OPTIONS,
+    backoffBaseMs: 10,
+  });
+  try {
+    for (let round = 0; round < 200; round++) {
+      await dispatcher.runOnce();
+      const waiting = rowsOf<{ n: number }>(
+        await database.db.execute(sql`select count(*)::int as n from outbox_messages
+          where workspace_id = ${ws} and status in ('PENDING', 'RETRYING')`),
+      );
+      if (Number(waiting[0].n) === 0) return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error('deliveries still waiting');
+  } finally {
+    await dispatcher.stop();
+  }
 }
 type Scope = Awaited<ReturnType<typeof newScope>>;
 
@@ -158,6 +193,40 @@ describe('forgetting a person', () => {
     expect(item.erasure?.fingerprints).toHaveLength(4);
     expect(item.erasure?.reason).toBe('ticket 42');
 
+    expect(item.erasure?.status).toBe('PENDING');
+    expect(item.erasure?.notErased).toEqual([]);
+
+    // The vendor deletions wait in the outbox with the identifiers they need, until delivered.
+    const [brazeBefore, mixpanelBefore] = [braze.requests.length, mixpanel.requests.length];
+    await deliverAll(scope.workspaceId);
+    const sent = [...braze.requests.slice(brazeBefore), ...mixpanel.requests.slice(mixpanelBefore)];
+    const about = (r: { body: string }) => person.values.some((v) => r.body.includes(v));
+    const deletions = sent.filter(about);
+    expect(deletions.map((r) => r.path).sort()).toEqual(
+      ['/api/app/data-deletions/v3.0/', '/engage', '/users/delete'].sort(),
+    );
+    expect(sent.flatMap((r) => r.violations)).toEqual([]);
+    const byPath = new Map(deletions.map((r) => [r.path, r.payload]));
+    // Braze by the external id (it takes the aliases with it); Mixpanel by every distinct id.
+    expect(byPath.get('/users/delete')).toEqual({ external_ids: [person.externalId] });
+    const anon1 = person.values[7];
+    expect(
+      (byPath.get('/engage') as { $distinct_id: string }[]).map((u) => u.$distinct_id).sort(),
+    ).toEqual([person.externalId, anon1].sort());
+    expect(byPath.get('/api/app/data-deletions/v3.0/')).toEqual({
+      distinct_ids: [person.externalId, anon1],
+      compliance_type: 'GDPR',
+    });
+    const receipt = await services.erasure.erasure(scope, item.erasure!.id);
+    expect(receipt?.status).toBe('COMPLETED');
+    expect(receipt?.completedAt).toBeInstanceOf(Date);
+    const tasks = rowsOf<{ vendor_reference: string | null; type: string }>(
+      await database.db.execute(sql`select vendor_reference, type from outbox_messages
+        where workspace_id = ${scope.workspaceId} and change_id = ${item.erasure!.id}`),
+    );
+    expect(tasks).toHaveLength(3);
+    expect(tasks.filter((t) => t.vendor_reference !== null)).toHaveLength(1);
+
     const after = await dump(scope.workspaceId);
     for (const v of person.values) expect(after, `still holds ${v}`).not.toContain(v);
     for (const v of other.values) expect(after).toContain(v);
@@ -172,12 +241,14 @@ describe('forgetting a person', () => {
       await services.profiles.findProfile(scope, { externalId: person.externalId }),
     ).toBeNull();
 
-    // Deliveries about the person are skipped, scrubbed; the other person's still wait.
+    // Deliveries about the person were skipped and scrubbed, never sent; everyone else's went.
     const rows = await deliveries(scope.workspaceId);
     const skipped = rows.filter((r) => r.last_error === 'forgotten');
     expect(skipped.length).toBeGreaterThan(0);
     expect(skipped.every((r) => r.status === 'SKIPPED')).toBe(true);
-    expect(rows.filter((r) => r.status === 'PENDING').length).toBeGreaterThan(0);
+    expect(rows.filter((r) => r.status !== 'SKIPPED').every((r) => r.status === 'DELIVERED')).toBe(
+      true,
+    );
 
     // Nobody holds the identifiers now: asked again, NOT_FOUND.
     const again = await services.erasure.forget(scope, {
@@ -291,6 +362,7 @@ describe('forgetting a person', () => {
     expect(results[0].outcome).toBe('FORGOTTEN');
     expect(results[0].erasure?.identifierCount).toBe(2);
     expect(await services.profiles.findProfile(scope, { externalId })).toBeNull();
+    await deliverAll(scope.workspaceId);
     expect(await dump(scope.workspaceId)).not.toContain(anonId);
   });
 

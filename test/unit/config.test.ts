@@ -78,8 +78,26 @@ describe('loadConfig', () => {
       idMerge: 'ORIGINAL',
       serviceAccount: null,
       projectId: null,
+      gdprToken: null,
+      gdprApiHost: null,
     });
     expect(config.braze).toEqual({ apiKey: 'key', restEndpoint: 'https://rest.fra-01.braze.eu' });
+  });
+
+  it('takes the GDPR token and host of the default workspace, only with a project token', () => {
+    const config = loadConfig({
+      MIXPANEL_TOKEN: 'tok',
+      MIXPANEL_GDPR_TOKEN: 'oauth',
+      MIXPANEL_GDPR_API_HOST: 'http://127.0.0.1:9999',
+    });
+    expect(config.mixpanel).toMatchObject({
+      gdprToken: 'oauth',
+      gdprApiHost: 'http://127.0.0.1:9999',
+    });
+    expect(() => loadConfig({ MIXPANEL_GDPR_TOKEN: 'oauth' })).toThrow(/MIXPANEL_TOKEN/);
+    expect(() => loadConfig({ MIXPANEL_TOKEN: 't', MIXPANEL_GDPR_API_HOST: 'nope' })).toThrow(
+      /MIXPANEL_GDPR_API_HOST/,
+    );
   });
 
   it('turns the playground and introspection off in production unless enabled', () => {

@@ -18,7 +18,12 @@ afterAll(async () => {
 });
 
 /** The gateway as `npm start` runs it, on the embedded database in `dataDir`. */
-async function startGateway(dataDir: string, braze: VendorStub, mixpanel: VendorStub) {
+async function startGateway(
+  dataDir: string,
+  braze: VendorStub,
+  mixpanel: VendorStub,
+  extra: Record<string, string> = {},
+) {
   const env: NodeJS.ProcessEnv = {
     ...process.env,
     DATA_DIR: dataDir,
@@ -32,6 +37,7 @@ async function startGateway(dataDir: string, braze: VendorStub, mixpanel: Vendor
     OUTBOX_POLL_MS: '50',
     OUTBOX_LEASE_MS: '1500',
     OUTBOX_BACKOFF_BASE_MS: '100',
+    ...extra,
   };
   delete env['DATABASE_URL'];
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
@@ -141,6 +147,73 @@ describe('a gateway killed while vendors fail', () => {
     expect([...insertIds.values()].every((ids) => ids.size === 1)).toBe(true);
     expect(mixpanel.requests.every((r) => r.violations.length === 0)).toBe(true);
     expect(braze.requests.every((r) => r.violations.length === 0)).toBe(true);
+
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+  }, 120_000);
+
+  it('delivers the vendor deletions of a committed erasure after a crash', async () => {
+    const dataDir = await mkdtemp(path.join(tmpdir(), 'igw-crash-'));
+    cleanup.push(() => rm(dataDir, { recursive: true, force: true }));
+    const braze = await startBrazeStub('braze-key');
+    const mixpanel = await startMixpanelStub('mp-token', 'gdpr-oauth');
+    cleanup.push(
+      () => braze.close(),
+      () => mixpanel.close(),
+    );
+    // The default workspace's GDPR settings come from the environment.
+    const gdpr = { MIXPANEL_GDPR_TOKEN: 'gdpr-oauth', MIXPANEL_GDPR_API_HOST: mixpanel.url };
+    const first = await startGateway(dataDir, braze, mixpanel, gdpr);
+    const externalId = anExternalId();
+    const anonId = anAnonId();
+    const time = new Date(Date.now() - 1000).toISOString();
+    await gql(first.port, `mutation ($i: TrackUsersInput!) { trackUsers(input: $i) { message } }`, {
+      i: {
+        events: [
+          { externalId, name: 'e', time },
+          { anonId, name: 'e', time },
+        ],
+      },
+    });
+    await gql(
+      first.port,
+      `mutation ($i: IdentifyUsersInput!) { identifyUsers(input: $i) { results { outcome } } }`,
+      { i: { anonIdsToIdentify: [{ externalId, anonId }] } },
+    );
+    await waitFor(() => braze.requests.length > 0 && mixpanel.requests.length > 0);
+    // From now on both vendors fail; the erasure commits, its deliveries are tried, the process dies.
+    braze.fallback = { kind: 'status', status: 503 };
+    mixpanel.fallback = { kind: 'status', status: 503 };
+    const seen = { braze: braze.requests.length, mixpanel: mixpanel.requests.length };
+    const forgotten = await gql(
+      first.port,
+      `mutation ($i: ForgetUsersInput!) { forgetUsers(input: $i) { results { outcome erasure { id status } } } }`,
+      { i: { users: [{ externalId }] } },
+    );
+    const [item] = forgotten.data?.forgetUsers.results ?? [];
+    expect(item).toMatchObject({ outcome: 'FORGOTTEN', erasure: { status: 'PENDING' } });
+    await waitFor(
+      () => braze.requests.length > seen.braze && mixpanel.requests.length > seen.mixpanel,
+    );
+    first.child.kill('SIGKILL');
+    await first.exited;
+
+    braze.fallback = { kind: 'ok' };
+    mixpanel.fallback = { kind: 'ok' };
+    const second = await startGateway(dataDir, braze, mixpanel, gdpr);
+    const status = `query ($id: ID!) { erasure(id: $id) { status deliveries { status } } }`;
+    await waitFor(
+      async () =>
+        (await gql(second.port, status, { id: item.erasure.id })).data?.erasure.status ===
+        'COMPLETED',
+    );
+    const accepted = [...braze.requests, ...mixpanel.requests].filter(
+      (r) => r.answer === 'ok' && r.body.includes(externalId),
+    );
+    expect(accepted.map((r) => r.path)).toEqual(
+      expect.arrayContaining(['/users/delete', '/engage', '/api/app/data-deletions/v3.0/']),
+    );
+    expect([...braze.requests, ...mixpanel.requests].flatMap((r) => r.violations)).toEqual([]);
 
     second.child.kill('SIGTERM');
     expect(await second.exited).toBe(0);

@@ -14,6 +14,7 @@ import {
 } from '../../src/outbox/dispatcher.js';
 import { enqueueIdentityChanges, type IdentifiedChange } from '../../src/outbox/enqueue.js';
 import { OutboxRepository } from '../../src/outbox/outbox-repository.js';
+import { isErasure, type OutboxMessage } from '../../src/outbox/message.js';
 import { outboxMessages } from '../../src/outbox/outbox.sql.js';
 import { QueueRepository } from '../../src/outbox/queue-repository.js';
 import { openOwnDatabase } from '../helpers/database.js';
@@ -104,7 +105,8 @@ function rowsOf(workspaceId: string) {
     .orderBy(outboxMessages.id);
 }
 
-const anonOf = (row: { payload: { anonIds: readonly string[] } }) => row.payload.anonIds[0];
+const anonOf = (row: { payload: OutboxMessage }) =>
+  isErasure(row.payload) ? '' : row.payload.anonIds[0];
 
 /** Waits for `done`, running `step` in between (a dispatcher cycle, or nothing). */
 async function until(

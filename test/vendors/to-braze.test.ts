@@ -5,16 +5,20 @@ import { describe, expect, it } from 'vitest';
 
 import type { BrazeSettings } from '../../src/config/config.js';
 import { packageRoot } from '../../src/lib/package-root.js';
-import type {
-  Classification,
-  IdentifierInMessage,
-  IdentityMessage,
-  OutboxItem,
-  VendorRequest,
-  VendorResponse,
+import {
+  type Classification,
+  ERASED_TYPE,
+  type ErasureMessage,
+  type IdentifierInMessage,
+  type IdentityMessage,
+  type OutboxItem,
+  type VendorRequest,
+  type VendorResponse,
 } from '../../src/outbox/message.js';
 import {
+  brazeOperation,
   brazePauseMs,
+  brazeRequests,
   buildBrazeRequests,
   classifyBrazeResponse,
 } from '../../src/vendors/braze/to-braze.js';
@@ -575,5 +579,243 @@ describe('throttling', () => {
     );
 
     expect(classifyBrazeResponse(request, answer, NOW)).toEqual({ kind: 'delivered' });
+  });
+});
+
+describe('user deletions', () => {
+  const deletions = readFixture('vendor-deletions.json').braze;
+  const requestVector = (id: string) =>
+    deletions.delete_requests.find((v: any) => v.id === id).request;
+  const answer = (id: string) => {
+    const recorded = deletions.delete_responses.find((r: any) => r.id === id);
+    return response(recorded.status, recorded.body);
+  };
+
+  function anErasure(rowId: string, overrides: Partial<ErasureMessage> = {}): OutboxItem {
+    const message: ErasureMessage = {
+      type: ERASED_TYPE,
+      changeId: 'erasure-1',
+      workspaceId: 'ws-1',
+      occurredAt: '2026-03-01T11:59:00.000Z',
+      action: 'braze.users',
+      externalIds: [],
+      aliases: [],
+      distinctIds: [],
+      ...overrides,
+    };
+    return { rowId, dedupeKey: `dedupe-${rowId}`, message };
+  }
+  const externalIds = (prefix: string, count: number) =>
+    Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  const aliases = (prefix: string, count: number) =>
+    Array.from({ length: count }, (_, i) => ({ aliasLabel: LABEL, aliasName: `${prefix}-${i}` }));
+  const docsSettings: BrazeSettings = {
+    apiKey: 'braze-key',
+    restEndpoint: 'https://rest.iad-01.braze.com',
+  };
+  const withKey = (headers: Record<string, string>) =>
+    Object.fromEntries(
+      Object.entries(headers).map(([k, v]) => [
+        k.toLowerCase(),
+        v.replace('<BRAZE_REST_API_KEY>', 'braze-key'),
+      ]),
+    );
+
+  it('deletes by external ids exactly as the documented request', () => {
+    const expected = requestVector('braze-delete-external-ids');
+    const [request, ...rest] = buildBrazeRequests(
+      [anErasure('row-1', { externalIds: expected.body.external_ids })],
+      docsSettings,
+    );
+
+    expect(rest).toEqual([]);
+    expect(request.url).toBe(expected.url);
+    expect(request.headers).toEqual({ ...withKey(expected.headers), accept: 'application/json' });
+    expect(bodyOf(request)).toEqual(expected.body);
+    expect(request.rowIds).toEqual(['row-1']);
+    expect(request.locate).toEqual({ 'external_ids:0': 'row-1', 'external_ids:1': 'row-1' });
+    expect(request.budget).toBeUndefined();
+  });
+
+  it('deletes by user aliases exactly as the documented request', () => {
+    const expected = requestVector('braze-delete-user-aliases');
+    const rowAliases = expected.body.user_aliases.map((a: any) => ({
+      aliasLabel: a.alias_label,
+      aliasName: a.alias_name,
+    }));
+    const [request] = buildBrazeRequests(
+      [anErasure('row-1', { aliases: rowAliases })],
+      docsSettings,
+    );
+
+    expect(request.url).toBe(expected.url);
+    expect(bodyOf(request)).toEqual(expected.body);
+    expect(request.body).toBe(JSON.stringify(expected.body));
+    expect(request.locate).toEqual({ 'user_aliases:0': 'row-1', 'user_aliases:1': 'row-1' });
+  });
+
+  it('deletes by external ids alone when a row has both kinds', () => {
+    const [request, ...rest] = buildBrazeRequests(
+      [anErasure('row-1', { externalIds: ['user-1'], aliases: aliases('a', 2) })],
+      settings,
+    );
+
+    expect(rest).toEqual([]);
+    expect(bodyOf(request)).toEqual({ external_ids: ['user-1'] });
+  });
+
+  it('never mixes kinds, nor deletions with identifications', () => {
+    const requests = buildBrazeRequests(
+      [
+        anErasure('ids-1', { externalIds: ['u1'] }),
+        anErasure('aliases-1', { aliases: aliases('a', 1) }),
+        anItem('identify-1'),
+        anErasure('ids-2', { externalIds: ['u2'] }),
+        anErasure('aliases-2', { aliases: aliases('b', 1) }),
+      ],
+      settings,
+    );
+
+    expect(requests.map((r) => [pathOf(r), Object.keys(bodyOf(r)), r.rowIds])).toEqual([
+      ['/users/delete', ['external_ids'], ['ids-1', 'ids-2']],
+      ['/users/delete', ['user_aliases'], ['aliases-1', 'aliases-2']],
+      ['/users/identify', ['aliases_to_identify', 'merge_behavior'], ['identify-1']],
+    ]);
+  });
+
+  it('combines rows while their ids fit 50, counting ids rather than rows', () => {
+    const requests = buildBrazeRequests(
+      [
+        anErasure('row-0', { externalIds: externalIds('a', 20) }),
+        anErasure('row-1', { externalIds: externalIds('b', 20) }),
+        anErasure('row-2', { externalIds: externalIds('c', 20) }),
+        anErasure('row-3', { externalIds: externalIds('d', 30) }),
+        anErasure('row-4', { externalIds: externalIds('e', 50) }),
+        anErasure('row-5', { externalIds: externalIds('f', 1) }),
+      ],
+      settings,
+    );
+
+    expect(requests.map((r) => [bodyOf(r).external_ids.length, r.rowIds])).toEqual([
+      [40, ['row-0', 'row-1']],
+      [50, ['row-2', 'row-3']],
+      [50, ['row-4']],
+      [1, ['row-5']],
+    ]);
+    expect(requests[1].locate).toMatchObject({
+      'external_ids:0': 'row-2',
+      'external_ids:19': 'row-2',
+      'external_ids:20': 'row-3',
+      'external_ids:49': 'row-3',
+    });
+    expect(Object.keys(requests[1].locate)).toHaveLength(50);
+  });
+
+  it('locates every alias of combined rows in body order', () => {
+    const [request] = buildBrazeRequests(
+      [
+        anErasure('row-1', { aliases: aliases('a', 2) }),
+        anErasure('row-2', { aliases: aliases('b', 1) }),
+      ],
+      settings,
+    );
+
+    expect(bodyOf(request).user_aliases).toEqual([
+      { alias_name: 'a-0', alias_label: LABEL },
+      { alias_name: 'a-1', alias_label: LABEL },
+      { alias_name: 'b-0', alias_label: LABEL },
+    ]);
+    expect(request.locate).toEqual({
+      'user_aliases:0': 'row-1',
+      'user_aliases:1': 'row-1',
+      'user_aliases:2': 'row-2',
+    });
+  });
+
+  it('sends nothing for a row without ids', () => {
+    expect(buildBrazeRequests([anErasure('empty')], settings)).toEqual([]);
+
+    const requests = buildBrazeRequests(
+      [anErasure('empty'), anErasure('row-1', { externalIds: ['u1'] })],
+      settings,
+    );
+    expect(requests.flatMap((r) => r.rowIds)).toEqual(['row-1']);
+  });
+
+  it.each([
+    ['external ids', { externalIds: externalIds('u', 51) }, /at most 50 .*51 external_ids/],
+    ['aliases', { aliases: aliases('a', 51) }, /at most 50 .*51 user_aliases/],
+  ] as const)('refuses a row of more than 50 %s', (_name, overrides, message) => {
+    expect(() => brazeOperation(anErasure('row-1', overrides))).toThrow(message);
+  });
+
+  it.each(['mixpanel.profiles', 'mixpanel.data'] as const)(
+    'refuses a %s row, which is not for braze',
+    (action) => {
+      expect(() => brazeOperation(anErasure('row-1', { action, distinctIds: ['d1'] }))).toThrow(
+        `braze cannot carry a ${action} deletion`,
+      );
+    },
+  );
+
+  it('builds the same requests from operations prepared one by one', () => {
+    const items = [
+      anErasure('row-1', { externalIds: ['u1'] }),
+      anErasure('row-2', { aliases: aliases('a', 1) }),
+    ];
+
+    expect(brazeRequests(items.map(brazeOperation), settings)).toEqual(
+      buildBrazeRequests(items, settings),
+    );
+  });
+
+  describe('classifying the answers', () => {
+    const [request] = buildBrazeRequests(
+      [anErasure('row-1', { externalIds: ['u1'] }), anErasure('row-2', { externalIds: ['u2'] })],
+      settings,
+    );
+
+    it.each<[string, Classification]>([
+      ['deleted', { kind: 'delivered' }],
+      ['deleted-none', { kind: 'delivered' }],
+      [
+        'bad-request',
+        {
+          kind: 'dead',
+          error: 'braze 400: Invalid request: only one identifier kind may be given',
+        },
+      ],
+    ])('classifies the documented %s answer', (id, classification) => {
+      expect(classifyBrazeResponse(request, answer(id), NOW)).toEqual(classification);
+    });
+
+    it.each<[string, VendorResponse, Classification]>([
+      [
+        'a 429 as a throttle',
+        response(429, { message: 'Rate Limited' }, { 'retry-after': '4' }),
+        { kind: 'retry', error: 'braze 429: Rate Limited', pauseMs: 4_000 },
+      ],
+      [
+        'a 502 as a retry',
+        response(502, 'Bad Gateway'),
+        { kind: 'retry', error: 'braze 502: Bad Gateway', pauseMs: null },
+      ],
+      [
+        'a 401 as dead',
+        response(401, { message: 'Invalid API key' }),
+        { kind: 'dead', error: 'braze 401: Invalid API key' },
+      ],
+      [
+        'a located error as a failure of its row',
+        response(200, {
+          deleted: 1,
+          message: 'success',
+          errors: [{ type: 'bad id', input_array: 'external_ids', index: 1 }],
+        }),
+        { kind: 'partial', failed: new Map([['row-2', 'braze: bad id']]) },
+      ],
+    ])('classifies %s', (_name, answered, classification) => {
+      expect(classifyBrazeResponse(request, answered, NOW)).toEqual(classification);
+    });
   });
 });

@@ -6,17 +6,22 @@ import { describe, expect, it } from 'vitest';
 
 import type { MixpanelSettings } from '../../src/config/config.js';
 import { packageRoot } from '../../src/lib/package-root.js';
-import type {
-  Classification,
-  IdentityMessage,
-  OutboxItem,
-  VendorRequest,
-  VendorResponse,
+import {
+  type Classification,
+  ERASED_TYPE,
+  type ErasureMessage,
+  type IdentityMessage,
+  type OutboxItem,
+  type VendorRequest,
+  type VendorResponse,
 } from '../../src/outbox/message.js';
 import {
   buildMixpanelRequests,
   classifyMixpanelResponse,
   mixpanelEvents,
+  mixpanelGdprHost,
+  mixpanelItem,
+  mixpanelRequests,
 } from '../../src/vendors/mixpanel/to-mixpanel.js';
 
 // Vendor request and response vectors recorded from peers' tests (see test/fixtures/README.md).
@@ -546,5 +551,427 @@ describe('classifying other mixpanel answers', () => {
       const classification = classifyMixpanelResponse(request, response(429, '', headers), NOW);
       expect(classification).toEqual({ kind: 'retry', error: 'mixpanel 429', pauseMs });
     }
+  });
+});
+
+describe('deletions', () => {
+  const recorded = readFixture('vendor-deletions.json').mixpanel;
+  const erasing: MixpanelSettings = { ...tracking, gdprToken: 'gdpr-oauth' };
+
+  function anErasure(
+    rowId: string,
+    action: ErasureMessage['action'],
+    distinctIds: readonly string[],
+  ): OutboxItem {
+    const message: ErasureMessage = {
+      type: ERASED_TYPE,
+      changeId: 'erasure-1',
+      workspaceId: 'ws-1',
+      occurredAt: OCCURRED_AT,
+      action,
+      externalIds: [],
+      aliases: [],
+      distinctIds,
+    };
+    return { rowId, dedupeKey: `dedupe-${rowId}`, message };
+  }
+  const profiles = (rowId: string, distinctIds: readonly string[]) =>
+    anErasure(rowId, 'mixpanel.profiles', distinctIds);
+  const data = (rowId: string, distinctIds: readonly string[]) =>
+    anErasure(rowId, 'mixpanel.data', distinctIds);
+  const ids = (prefix: string, count: number) =>
+    Array.from({ length: count }, (_, i) => `${prefix}-${i}`);
+  const lowerCased = (headers: Record<string, string>) =>
+    Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+  const bodyOf = (request: VendorRequest): any => JSON.parse(request.body);
+  const pathOf = (request: VendorRequest) => new URL(request.url).pathname;
+
+  describe('/engage profile deletions', () => {
+    it('match the documented request, with $ignore_alias set', () => {
+      const { request: expected } = recorded.engage_delete_request;
+      const [request, ...rest] = buildMixpanelRequests(
+        [
+          profiles(
+            'row-1',
+            expected.body.map((u: any) => u.$distinct_id),
+          ),
+        ],
+        { ...tracking, token: '<MIXPANEL_TOKEN>' },
+      );
+
+      expect(rest).toEqual([]);
+      expect(request.url).toBe(expected.url);
+      expect(request.headers).toEqual(lowerCased(expected.headers));
+      expect(bodyOf(request)).toEqual(expected.body);
+      expect(request.rowIds).toEqual(['row-1']);
+      expect(request.locate).toEqual({ 'index:0': 'row-1' });
+      expect(request.budget).toBeUndefined();
+    });
+
+    it('need neither a service account nor a GDPR token', () => {
+      const [request] = buildMixpanelRequests([profiles('row-1', ['d1'])], importing);
+
+      expect(request.url).toBe('https://api.mixpanel.com/engage?verbose=1');
+      expect(request.headers).not.toHaveProperty('authorization');
+    });
+
+    it('go to the ingestion host of the settings', () => {
+      const [request] = buildMixpanelRequests([profiles('row-1', ['d1'])], {
+        ...tracking,
+        apiHost: 'https://api-eu.mixpanel.com/',
+      });
+
+      expect(request.url).toBe('https://api-eu.mixpanel.com/engage?verbose=1');
+    });
+
+    it('locate every update of combined rows', () => {
+      const [request] = buildMixpanelRequests(
+        [profiles('row-1', ['a', 'b']), profiles('row-2', ['c'])],
+        tracking,
+      );
+
+      expect(bodyOf(request).map((u: any) => u.$distinct_id)).toEqual(['a', 'b', 'c']);
+      expect(request.locate).toEqual({
+        'index:0': 'row-1',
+        'index:1': 'row-1',
+        'index:2': 'row-2',
+      });
+    });
+  });
+
+  describe('GDPR data deletions', () => {
+    const { request: expected } = recorded.gdpr_deletion_request;
+    const documented: MixpanelSettings = {
+      ...tracking,
+      token: '<MIXPANEL_TOKEN>',
+      gdprToken: '<MIXPANEL_GDPR_OAUTH_TOKEN>',
+    };
+
+    it('match the documented request, within the GDPR budget', () => {
+      const [request, ...rest] = buildMixpanelRequests(
+        [data('row-1', expected.body.distinct_ids)],
+        documented,
+      );
+
+      expect(rest).toEqual([]);
+      // The placeholder token is URL-encoded as any token would be.
+      expect(request.url).toBe(expected.url.replace('<MIXPANEL_TOKEN>', '%3CMIXPANEL_TOKEN%3E'));
+      expect(request.headers).toEqual(lowerCased(expected.headers));
+      expect(bodyOf(request)).toEqual(expected.body);
+      expect(request.budget).toBe('mixpanel.gdpr');
+      expect(request.rowIds).toEqual(['row-1']);
+      expect(request.locate).toEqual({ 'distinct_ids:0': 'row-1', 'distinct_ids:1': 'row-1' });
+    });
+
+    it('URL-encode the project token', () => {
+      const [request] = buildMixpanelRequests([data('row-1', ['d1'])], {
+        ...erasing,
+        token: 'a b/c&d',
+      });
+
+      expect(new URL(request.url).searchParams.get('token')).toBe('a b/c&d');
+      expect(request.url).toContain('?token=a%20b%2Fc%26d');
+    });
+
+    it.each([
+      ['https://api.mixpanel.com', 'https://mixpanel.com'],
+      ['https://api-eu.mixpanel.com', 'https://eu.mixpanel.com'],
+      ['https://api-in.mixpanel.com', 'https://in.mixpanel.com'],
+    ])('go from ingestion host %s to %s', (apiHost, gdprHost) => {
+      const [request] = buildMixpanelRequests([data('row-1', ['d1'])], { ...erasing, apiHost });
+
+      expect(request.url).toBe(`${gdprHost}/api/app/data-deletions/v3.0/?token=mp-token`);
+    });
+
+    it('go to the configured GDPR host', () => {
+      const [request] = buildMixpanelRequests([data('row-1', ['d1'])], {
+        ...erasing,
+        gdprApiHost: 'http://127.0.0.1:9999/mixpanel//',
+      });
+
+      expect(request.url).toBe(
+        'http://127.0.0.1:9999/mixpanel/api/app/data-deletions/v3.0/?token=mp-token',
+      );
+    });
+
+    it.each<[string, MixpanelSettings]>([
+      ['absent', tracking],
+      ['null', { ...tracking, gdprToken: null }],
+      ['empty', { ...tracking, gdprToken: '' }],
+      ['blank', { ...tracking, gdprToken: '  ' }],
+    ])('are refused row by row when the GDPR token is %s', (_name, settings) => {
+      expect(() => mixpanelItem(data('row-1', ['d1']), settings)).toThrow(
+        'no GDPR token is configured for mixpanel',
+      );
+      // Profile deletions of the same workspace still go.
+      expect(mixpanelItem(profiles('row-2', ['d1']), settings)).toEqual({
+        kind: 'profiles',
+        rowId: 'row-2',
+        distinctIds: ['d1'],
+      });
+    });
+  });
+
+  describe('mixpanelGdprHost', () => {
+    it.each([
+      ['https://api.mixpanel.com', 'https://mixpanel.com'],
+      ['https://api-eu.mixpanel.com', 'https://eu.mixpanel.com'],
+      ['https://API-EU.mixpanel.com/', 'https://eu.mixpanel.com'],
+      ['https://eu.proxy.example.com', 'https://eu.mixpanel.com'],
+      ['https://api-eu.proxy.example.com/mp', 'https://eu.mixpanel.com'],
+      ['https://api-in.mixpanel.com', 'https://in.mixpanel.com'],
+      ['https://in.proxy.example.com', 'https://in.mixpanel.com'],
+      ['https://api-in.proxy.example.com', 'https://in.mixpanel.com'],
+      ['https://proxy.eu.example.com', 'https://mixpanel.com'],
+      ['http://127.0.0.1:9999', 'https://mixpanel.com'],
+      ['not a url', 'https://mixpanel.com'],
+    ])('derives the GDPR host of %s as %s', (apiHost, gdprHost) => {
+      expect(mixpanelGdprHost({ apiHost })).toBe(gdprHost);
+      expect(mixpanelGdprHost({ apiHost, gdprApiHost: null })).toBe(gdprHost);
+      expect(mixpanelGdprHost({ apiHost, gdprApiHost: '' })).toBe(gdprHost);
+    });
+
+    it.each([
+      ['https://gdpr.example.com', 'https://gdpr.example.com'],
+      ['https://gdpr.example.com///', 'https://gdpr.example.com'],
+      [' https://eu.mixpanel.com/ ', 'https://eu.mixpanel.com'],
+    ])('takes the configured host %j as %s', (gdprApiHost, host) => {
+      expect(mixpanelGdprHost({ apiHost: 'https://api-in.mixpanel.com', gdprApiHost })).toBe(host);
+    });
+  });
+
+  describe('batching', () => {
+    const sizes = (requests: VendorRequest[]) =>
+      requests.map((r) => {
+        const body = bodyOf(r);
+        return Array.isArray(body) ? body.length : body.distinct_ids.length;
+      });
+    const rows = (make: typeof profiles, count: number, perRow: number) =>
+      Array.from({ length: count }, (_, i) => make(`row-${i}`, ids(`d${i}`, perRow)));
+
+    it.each<[string, number, number, number[]]>([
+      ['one row of 2000 ids in one request', 1, 2000, [2000]],
+      ['2000 rows of one id in one request', 2000, 1, [2000]],
+      ['2001 rows of one id in 2000 and 1', 2001, 1, [2000, 1]],
+      ['700 rows of 3 ids without splitting a row', 700, 3, [1998, 102]],
+    ])('puts %s', (_name, count, perRow, expected) => {
+      for (const make of [profiles, data]) {
+        const requests = buildMixpanelRequests(rows(make, count, perRow), erasing);
+
+        expect(sizes(requests)).toEqual(expected);
+        expect(requests.flatMap((r) => r.rowIds)).toEqual(
+          Array.from({ length: count }, (_, i) => `row-${i}`),
+        );
+      }
+    });
+
+    it('locates the ids of a second request from zero', () => {
+      const requests = buildMixpanelRequests(rows(data, 700, 3), erasing);
+
+      expect(requests[1].locate).toMatchObject({
+        'distinct_ids:0': 'row-666',
+        'distinct_ids:101': 'row-699',
+      });
+      expect(Object.keys(requests[1].locate)).toHaveLength(102);
+    });
+
+    it.each([
+      ['profiles', profiles],
+      ['data', data],
+    ] as const)('refuses a %s row of more than 2000 ids', (_name, make) => {
+      expect(() => mixpanelItem(make('row-1', ids('d', 2001)), erasing)).toThrow(
+        'mixpanel deletes at most 2000 distinct ids per request; the row holds 2001',
+      );
+    });
+
+    it('refuses a braze row', () => {
+      const row = anErasure('row-1', 'braze.users', []);
+
+      expect(() => mixpanelItem(row, erasing)).toThrow(
+        'mixpanel cannot carry a braze.users deletion',
+      );
+    });
+
+    it('never mixes events, profile deletions and data deletions', () => {
+      const requests = buildMixpanelRequests(
+        [
+          data('data-1', ['d1']),
+          profiles('profiles-1', ['p1']),
+          anItem('events-1'),
+          data('data-2', ['d2']),
+          profiles('profiles-2', ['p2']),
+          anItem('events-2', { externalId: 'u2' }),
+        ],
+        { ...erasing, serviceAccount: 'svc:secret', projectId: '1' },
+      );
+
+      expect(requests.map((r) => [pathOf(r), r.rowIds])).toEqual([
+        ['/import', ['events-1', 'events-2']],
+        ['/engage', ['profiles-1', 'profiles-2']],
+        ['/api/app/data-deletions/v3.0/', ['data-1', 'data-2']],
+      ]);
+    });
+
+    it('sends nothing for rows without ids, and needs no GDPR token for them', () => {
+      expect(buildMixpanelRequests([profiles('row-1', []), data('row-2', [])], tracking)).toEqual(
+        [],
+      );
+    });
+
+    it('builds the same requests from items prepared one by one', () => {
+      const items = [anItem('row-1'), profiles('row-2', ['p']), data('row-3', ['d'])];
+
+      expect(
+        mixpanelRequests(
+          items.map((i) => mixpanelItem(i, erasing)),
+          erasing,
+        ),
+      ).toEqual(buildMixpanelRequests(items, erasing));
+    });
+  });
+
+  describe('classifying /engage answers', () => {
+    const [request] = buildMixpanelRequests([profiles('row-1', ['d1'])], tracking);
+    const byId = (id: string) => recorded.engage_responses.find((r: any) => r.id === id);
+
+    it.each<[string, Classification]>([
+      ['verbose-ok', { kind: 'delivered' }],
+      ['plain-ok', { kind: 'delivered' }],
+      ['verbose-failure', { kind: 'dead', error: 'mixpanel 200: $token, missing or empty' }],
+    ])('classifies the documented %s answer', (id, classification) => {
+      const { status, body } = byId(id);
+
+      expect(classifyMixpanelResponse(request, response(status, body), NOW)).toEqual(
+        classification,
+      );
+    });
+
+    it.each<[string, VendorResponse, Classification]>([
+      [
+        'a 429 with the ingestion pause',
+        response(429, ''),
+        { kind: 'retry', error: 'mixpanel 429', pauseMs: 60_000 },
+      ],
+      [
+        'a 503 as a retry',
+        response(503, ''),
+        { kind: 'retry', error: 'mixpanel 503', pauseMs: null },
+      ],
+      [
+        'a 400 as dead',
+        response(400, { error: 'bad request' }),
+        { kind: 'dead', error: 'mixpanel 400: bad request' },
+      ],
+    ])('classifies %s', (_name, answer, classification) => {
+      expect(classifyMixpanelResponse(request, answer, NOW)).toEqual(classification);
+    });
+  });
+
+  describe('classifying GDPR answers', () => {
+    const [request] = buildMixpanelRequests([data('row-1', ['d1'])], erasing);
+    const byId = (id: string) => recorded.gdpr_deletion_responses.find((r: any) => r.id === id);
+    const classify = (answer: VendorResponse) => classifyMixpanelResponse(request, answer, NOW);
+
+    it.each(['created-with-tracking-id', 'created-with-task-id'])(
+      'keeps the task id of the documented %s answer',
+      (id) => {
+        const { status, body, reference } = byId(id);
+
+        expect(classify(response(status, body))).toStrictEqual({ kind: 'delivered', reference });
+      },
+    );
+
+    it('classifies the documented 401 as dead with its error', () => {
+      const { status, body } = byId('unauthorized');
+
+      expect(classify(response(status, body))).toEqual({
+        kind: 'dead',
+        error: 'mixpanel 401: Invalid OAuth token',
+      });
+    });
+
+    it.each<[string, Record<string, string>, number]>([
+      ['no hint: the API allows a request a second', {}, 1_000],
+      ['Retry-After in seconds', { 'Retry-After': '3' }, 3_000],
+      [
+        'Retry-After as an HTTP date',
+        { 'retry-after': new Date(NOW + 5_000).toUTCString() },
+        5_000,
+      ],
+      ['an unreadable Retry-After', { 'Retry-After': 'soon' }, 1_000],
+    ])('pauses the documented 429 for %s', (_name, headers, pauseMs) => {
+      const { status, body } = byId('rate-limited');
+
+      expect(classify(response(status, body, headers))).toEqual({
+        kind: 'retry',
+        error: 'mixpanel 429: rate limit exceeded',
+        pauseMs,
+      });
+    });
+
+    it.each<[string, VendorResponse, Classification]>([
+      [
+        'an ok without a task id as delivered, without a reference',
+        response(200, { status: 'ok', results: [] }),
+        { kind: 'delivered' },
+      ],
+      [
+        'a numeric tracking id as a string',
+        response(200, { status: 'ok', results: [{ tracking_id: 1583792934 }] }),
+        { kind: 'delivered', reference: '1583792934' },
+      ],
+      [
+        'a 2xx without status ok as dead with the body',
+        response(200, { results: [] }),
+        { kind: 'dead', error: 'mixpanel 200: {"results":[]}' },
+      ],
+      [
+        'a 2xx that is not JSON as dead',
+        response(202, '<html>proxy</html>'),
+        { kind: 'dead', error: 'mixpanel 202: <html>proxy</html>' },
+      ],
+      [
+        'a 2xx with an error status as dead with its error',
+        response(200, { status: 'error', error: 'project not found' }),
+        { kind: 'dead', error: 'mixpanel 200: project not found' },
+      ],
+      [
+        'a 400 as dead',
+        response(400, { status: 'error', error: 'distinct_ids is required' }),
+        { kind: 'dead', error: 'mixpanel 400: distinct_ids is required' },
+      ],
+      [
+        'a 403 as dead',
+        response(403, { status: 'error', error: 'not an owner of the project' }),
+        { kind: 'dead', error: 'mixpanel 403: not an owner of the project' },
+      ],
+      ['a 404 without a body as dead', response(404, ''), { kind: 'dead', error: 'mixpanel 404' }],
+      [
+        'a 500 as a retry without a pause',
+        response(500, 'oops'),
+        { kind: 'retry', error: 'mixpanel 500: oops', pauseMs: null },
+      ],
+      [
+        'a 408 as a retry without a pause',
+        response(408, ''),
+        { kind: 'retry', error: 'mixpanel 408', pauseMs: null },
+      ],
+    ])('classifies %s', (_name, answer, classification) => {
+      expect(classify(answer)).toStrictEqual(classification);
+    });
+
+    it('routes by the path, whatever the host', () => {
+      const [proxied] = buildMixpanelRequests([data('row-1', ['d1'])], {
+        ...erasing,
+        gdprApiHost: 'http://127.0.0.1:9999/mp',
+      });
+      const answer = response(429, '');
+
+      expect(classifyMixpanelResponse(proxied, answer, NOW)).toEqual({
+        kind: 'retry',
+        error: 'mixpanel 429',
+        pauseMs: 1_000,
+      });
+    });
   });
 });

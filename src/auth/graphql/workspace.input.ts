@@ -34,6 +34,20 @@ export class MixpanelSettingsInput {
 
   @Field(() => String, { nullable: true, description: 'Required with serviceAccount.' })
   projectId?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "OAuth token of Mixpanel's GDPR API: with it, forgetUsers also deletes the person's events.",
+  })
+  gdprToken?: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "Host of Mixpanel's GDPR API; by default the residency host of apiHost (https://mixpanel.com, https://eu.mixpanel.com or https://in.mixpanel.com).",
+  })
+  gdprApiHost?: string | null;
 }
 
 @InputType()
@@ -73,7 +87,7 @@ export class CreateApiKeyInput {
 
   @Field(() => [String], {
     description:
-      'profiles:read, users:track, users:alias, users:identify, deliveries:write, admin.',
+      'profiles:read, users:track, users:alias, users:identify, deliveries:write, users:delete, admin.',
   })
   scopes: string[];
 }

@@ -92,6 +92,8 @@ export type IdentifyItem =
 export interface IdentifyRequest {
   readonly items: readonly IdentifyItem[];
   readonly mergeBehavior: MergeBehavior;
+  /** Identifier keys that were forgotten with suppression: items naming one are refused. */
+  readonly forgotten?: ReadonlySet<string>;
 }
 
 /**
@@ -120,7 +122,9 @@ export type Reason =
   | 'anon_id_not_uuid_v4'
   | 'anon_id_equals_external_id'
   | 'identified_by_other_external_id'
-  | 'too_many_identifiers';
+  | 'too_many_identifiers'
+  /** The external id or the identifier was forgotten (forgetUsers with suppression). */
+  | 'FORGOTTEN';
 
 export interface ItemResult {
   readonly index: number;

@@ -107,6 +107,12 @@ function named(item: IdentifyItem): IdentifierNamed {
 }
 
 /** Step 1: the rules that need no profile at all. */
+function isForgotten(item: IdentifyItem, request: IdentifyRequest, anonIdLabel: string): boolean {
+  const forgotten = request.forgotten;
+  if (!forgotten || forgotten.size === 0) return false;
+  return identifiersOf(item, anonIdLabel).some((ref) => forgotten.has(identifierKey(ref)));
+}
+
 function refuseUpFront(item: IdentifyItem, anonIdLabel: string): Reason | null {
   if (isPlaceholderId(item.externalId)) return 'invalid_external_id';
   const anonId =
@@ -152,6 +158,9 @@ export function planIdentify(
     // 1. Refusals that need no lookup.
     const refused = refuseUpFront(item, snapshot.anonIdLabel);
     if (refused) return result('REJECTED', { reason: refused });
+    if (isForgotten(item, request, snapshot.anonIdLabel)) {
+      return result('REJECTED', { reason: 'FORGOTTEN' });
+    }
 
     // 2. Resolve the identifier to the one live profile it names.
     let source: ProfileState | undefined;

@@ -30,7 +30,10 @@ export class TrackResolver {
     @Arg('input', () => CreateAliasesInput) input: CreateAliasesInput,
     @Ctx() ctx: GatewayContext,
   ): Promise<CreateAliasesPayload> {
-    const aliases = await ctx.services.aliases.createAliases(ctx.scope, input.userAliases);
-    return { aliasesProcessed: aliases.length, message: 'success', aliases };
+    const { aliases, rejected } = await ctx.services.aliases.createAliases(
+      ctx.scope,
+      input.userAliases,
+    );
+    return { aliasesProcessed: aliases.length, message: 'success', aliases, rejected };
   }
 }

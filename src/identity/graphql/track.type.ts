@@ -23,8 +23,25 @@ export class TrackUsersPayload {
   @Field(() => Int)
   pushTokensProcessed: number;
 
+  @Field(() => Int, {
+    description:
+      'Objects dropped because they name a forgotten identifier (see forgetUsers); the rest were applied.',
+  })
+  suppressed: number;
+
   @Field(() => String)
   message: string;
+}
+
+@ObjectType({ description: 'An alias createAliases refused on its own; the others were stored.' })
+export class RejectedAlias {
+  @Field(() => Int, { description: 'Its position in input.userAliases.' })
+  index: number;
+
+  @Field(() => String, {
+    description: 'FORGOTTEN: the alias, or the user it was for, was forgotten (see forgetUsers).',
+  })
+  reason: string;
 }
 
 @ObjectType()
@@ -36,8 +53,11 @@ export class CreateAliasesPayload {
   message: string;
 
   @Field(() => [UserAlias], {
-    description: 'The aliases as stored, in input order.',
+    description: 'The aliases as stored, in input order (refused ones left out).',
     complexity: listOf(MAX_ALIASES_PER_REQUEST),
   })
   aliases: UserAlias[];
+
+  @Field(() => [RejectedAlias], { complexity: listOf(MAX_ALIASES_PER_REQUEST) })
+  rejected: RejectedAlias[];
 }

@@ -58,8 +58,17 @@ export class Delivery {
   @Field(() => String, { description: 'Stable across retries; duplicates carry the same key.' })
   dedupeKey: string;
 
-  @Field(() => String, { description: 'The message type, e.g. identity.profiles_merged.v1.' })
+  @Field(() => String, {
+    description:
+      'The message type, e.g. identity.profiles_merged.v1 (identity.erased.v1: a deletion).',
+  })
   type: string;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "The vendor's id for the work it took on: Mixpanel's GDPR deletion task id.",
+  })
+  vendorReference: string | null;
 
   @Field(() => Date, {
     nullable: true,

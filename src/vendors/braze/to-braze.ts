@@ -1,14 +1,16 @@
 /**
- * Turns outbox items into Braze identity requests and reads Braze's answers back into per-row
- * outcomes. Pure: the dispatcher does the HTTP and owns the clock.
+ * Turns outbox items into Braze identity and deletion requests and reads Braze's answers back
+ * into per-row outcomes. Pure: the dispatcher does the HTTP and owns the clock.
  */
 import type { BrazeSettings } from '../../config/config.js';
-import type {
-  Classification,
-  IdentityMessage,
-  OutboxItem,
-  VendorRequest,
-  VendorResponse,
+import {
+  type Classification,
+  type ErasureMessage,
+  type IdentityMessage,
+  isErasure,
+  type OutboxItem,
+  type VendorRequest,
+  type VendorResponse,
 } from '../../outbox/message.js';
 import {
   isRecord,
@@ -19,7 +21,10 @@ import {
 } from '../../lib/http-answer.js';
 import { transientVerdict } from '../transient.js';
 
-/** Braze's cap per request, for /users/identify (all arrays together) and /users/merge alike. */
+/**
+ * Braze's cap per request, for /users/identify (all arrays together), /users/merge and
+ * /users/delete (identifiers, not rows) alike.
+ */
 const MAX_ENTRIES_PER_REQUEST = 50;
 /** Braze documents no Retry-After on every 429, so a missing hint waits out a whole minute. */
 const DEFAULT_THROTTLE_MS = 60_000;
@@ -36,13 +41,29 @@ const BODY_ARRAYS: readonly BodyArray[] = [
   'merge_updates',
 ];
 
-type Group = 'identify:merge' | 'identify:none' | 'merge';
+/** /users/delete takes one kind of identifier per request, so each kind is a group of its own. */
+type DeleteArray = 'external_ids' | 'user_aliases';
 
-export interface BrazeOperation {
+type Group = 'identify:merge' | 'identify:none' | 'merge' | `delete:${DeleteArray}`;
+
+/** One row as Braze will carry it: an identification or merge, or a deletion of users. */
+export type BrazeOperation = BrazeIdentityOperation | BrazeDeletion;
+
+export interface BrazeIdentityOperation {
+  readonly kind: 'identity';
   readonly rowId: string;
-  readonly group: Group;
+  readonly group: Exclude<Group, `delete:${string}`>;
   readonly array: BodyArray;
   readonly entry: Record<string, unknown>;
+}
+
+/** Every identifier of an erasure row, kept together so that one answer decides the row. */
+export interface BrazeDeletion {
+  readonly kind: 'delete';
+  readonly rowId: string;
+  readonly group: `delete:${DeleteArray}`;
+  readonly array: DeleteArray;
+  readonly ids: readonly (string | UserAlias)[];
 }
 
 interface UserAlias {
@@ -57,38 +78,87 @@ export function buildBrazeRequests(
   return brazeRequests(items.map(brazeOperation), settings);
 }
 
-/** Requests for operations translated one by one (a row that cannot be translated fails alone). */
+/**
+ * Requests for operations translated one by one (a row that cannot be translated fails alone).
+ * A deletion without identifiers has nothing to send and appears in no request.
+ */
 export function brazeRequests(
   operations: readonly BrazeOperation[],
   settings: BrazeSettings,
 ): VendorRequest[] {
   const groups = new Map<Group, BrazeOperation[]>();
   for (const operation of operations) {
+    if (entryCount(operation) === 0) continue;
     const group = groups.get(operation.group);
     if (group) group.push(operation);
     else groups.set(operation.group, [operation]);
   }
   return [...groups].flatMap(([group, part]) =>
-    chunk(part, MAX_ENTRIES_PER_REQUEST).map((c) => toRequest(group, c, settings)),
+    batch(part, MAX_ENTRIES_PER_REQUEST).map((b) => toRequest(group, b, settings)),
   );
+}
+
+/** How many of a request's 50 entries the operation takes. */
+function entryCount(operation: BrazeOperation): number {
+  return operation.kind === 'delete' ? operation.ids.length : 1;
 }
 
 /** One outbox item as a Braze operation; throws on a message it cannot express. */
 export function brazeOperation({ rowId, message }: OutboxItem): BrazeOperation {
+  if (isErasure(message)) return brazeDeletion(rowId, message);
   const alias = identifyingAlias(message);
   if (alias && needsUsersMerge(message, alias)) {
     const entry = {
       identifier_to_merge: { user_alias: alias },
       identifier_to_keep: { external_id: message.externalId },
     };
-    return { rowId, group: 'merge', array: 'merge_updates', entry };
+    return { kind: 'identity', rowId, group: 'merge', array: 'merge_updates', entry };
   }
   const group = message.mergeBehavior === 'MERGE' ? 'identify:merge' : 'identify:none';
   if (alias) {
     const entry = { external_id: message.externalId, user_alias: alias };
-    return { rowId, group, array: 'aliases_to_identify', entry };
+    return { kind: 'identity', rowId, group, array: 'aliases_to_identify', entry };
   }
-  return { rowId, group, array: 'emails_to_identify', entry: emailEntry(message) };
+  return {
+    kind: 'identity',
+    rowId,
+    group,
+    array: 'emails_to_identify',
+    entry: emailEntry(message),
+  };
+}
+
+/**
+ * Deleting by external id removes the whole user, aliases included, so aliases are used only
+ * for users Braze never knew by an external id. A row that would not fit one request is refused
+ * here rather than split (a row travels whole) or sent to a certain refusal.
+ */
+function brazeDeletion(rowId: string, message: ErasureMessage): BrazeDeletion {
+  if (message.action !== 'braze.users') {
+    throw new Error(`braze cannot carry a ${message.action} deletion`);
+  }
+  const deletion: BrazeDeletion =
+    message.externalIds.length > 0
+      ? {
+          kind: 'delete',
+          rowId,
+          group: 'delete:external_ids',
+          array: 'external_ids',
+          ids: message.externalIds,
+        }
+      : {
+          kind: 'delete',
+          rowId,
+          group: 'delete:user_aliases',
+          array: 'user_aliases',
+          ids: message.aliases.map((a) => ({ alias_name: a.aliasName, alias_label: a.aliasLabel })),
+        };
+  if (deletion.ids.length > MAX_ENTRIES_PER_REQUEST) {
+    throw new Error(
+      `braze deletes at most ${MAX_ENTRIES_PER_REQUEST} users per request; the row holds ${deletion.ids.length} ${deletion.array}`,
+    );
+  }
+  return deletion;
 }
 
 /** The alias Braze knows the unidentified profile by; anon ids live under the workspace's label. */
@@ -127,6 +197,17 @@ function toRequest(
   operations: readonly BrazeOperation[],
   settings: BrazeSettings,
 ): VendorRequest {
+  const deletions = operations.filter((o) => o.kind === 'delete');
+  if (deletions.length > 0) return toDeleteRequest(deletions, settings);
+  const identities = operations.filter((o) => o.kind === 'identity');
+  return toIdentityRequest(group, identities, settings);
+}
+
+function toIdentityRequest(
+  group: Group,
+  operations: readonly BrazeIdentityOperation[],
+  settings: BrazeSettings,
+): VendorRequest {
   const body: Record<string, unknown> = {};
   const rowIds: string[] = [];
   const locate: Record<string, string> = {};
@@ -142,6 +223,29 @@ function toRequest(
   // Braze's default has been `none`; sending it explicitly keeps the store and Braze in step.
   if (group !== 'merge') body['merge_behavior'] = group === 'identify:merge' ? 'merge' : 'none';
   const path = group === 'merge' ? '/users/merge' : '/users/identify';
+  return { ...endpoint(path, settings), body: JSON.stringify(body), rowIds, locate };
+}
+
+/** The group holds one kind of identifier, so the body has exactly one array. */
+function toDeleteRequest(
+  deletions: readonly BrazeDeletion[],
+  settings: BrazeSettings,
+): VendorRequest {
+  const { array } = deletions[0];
+  const ids: (string | UserAlias)[] = [];
+  const locate: Record<string, string> = {};
+  for (const deletion of deletions) {
+    for (const id of deletion.ids) locate[`${array}:${ids.push(id) - 1}`] = deletion.rowId;
+  }
+  return {
+    ...endpoint('/users/delete', settings),
+    body: JSON.stringify({ [array]: ids }),
+    rowIds: deletions.map((d) => d.rowId),
+    locate,
+  };
+}
+
+function endpoint(path: string, settings: BrazeSettings): Pick<VendorRequest, 'url' | 'headers'> {
   return {
     url: settings.restEndpoint.replace(/\/+$/, '') + path,
     headers: {
@@ -149,16 +253,29 @@ function toRequest(
       accept: 'application/json',
       authorization: `Bearer ${settings.apiKey}`,
     },
-    body: JSON.stringify(body),
-    rowIds,
-    locate,
   };
 }
 
-function chunk<T>(values: readonly T[], size: number): T[][] {
-  const parts: T[][] = [];
-  for (let i = 0; i < values.length; i += size) parts.push(values.slice(i, i + size));
-  return parts;
+/**
+ * Consecutive operations while their entries fit one request, in order. An operation never
+ * holds more than a request's worth (brazeDeletion refuses bigger rows), so none is split.
+ */
+function batch(operations: readonly BrazeOperation[], max: number): BrazeOperation[][] {
+  const batches: BrazeOperation[][] = [];
+  let current: BrazeOperation[] = [];
+  let size = 0;
+  for (const operation of operations) {
+    const count = entryCount(operation);
+    if (current.length > 0 && size + count > max) {
+      batches.push(current);
+      current = [];
+      size = 0;
+    }
+    current.push(operation);
+    size += count;
+  }
+  if (current.length > 0) batches.push(current);
+  return batches;
 }
 
 export function classifyBrazeResponse(
@@ -179,7 +296,7 @@ function classifyAccepted(request: VendorRequest, response: VendorResponse): Cla
   if (response.body.trim() === '') return { kind: 'delivered' };
   const body = parseJson(response.body);
   if (!isRecord(body)) {
-    // Not Braze speaking (a proxy page?); identify and merge are safe to repeat.
+    // Not Braze speaking (a proxy page?); identify, merge and delete are all safe to repeat.
     return { kind: 'retry', error: `${describe(response)} (unreadable body)`, pauseMs: null };
   }
   const message =

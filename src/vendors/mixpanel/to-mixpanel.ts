@@ -1,30 +1,36 @@
 /**
  * Turns outbox items into Mixpanel identity events and batched /import or /track requests, and
- * reads Mixpanel's answers back into per-row outcomes. Pure: the dispatcher does the HTTP.
+ * erasures into /engage profile deletions and GDPR data deletions; reads Mixpanel's answers back
+ * into per-row outcomes. Pure: the dispatcher does the HTTP.
  */
 import { createHash } from 'node:crypto';
 
 import type { MixpanelSettings } from '../../config/config.js';
-import type {
-  Classification,
-  IdentityMessage,
-  OutboxItem,
-  VendorRequest,
-  VendorResponse,
+import {
+  type Classification,
+  type ErasureMessage,
+  type IdentityMessage,
+  isErasure,
+  type OutboxItem,
+  type VendorRequest,
+  type VendorResponse,
 } from '../../outbox/message.js';
 import { isRecord, parseJson, retryAfterWaitMs, truncate } from '../../lib/http-answer.js';
 import { transientVerdict } from '../transient.js';
 
 export type MixpanelEvent = { event: string; properties: Record<string, unknown> };
 
-/** Mixpanel's cap for both /import and /track. */
-const MAX_EVENTS_PER_REQUEST = 2000;
+/** Mixpanel's cap for /import and /track (events), /engage (updates) and GDPR (distinct ids). */
+const MAX_ENTRIES_PER_REQUEST = 2000;
 /** Simplified ID Merge ignores $identify; any non-reserved name carrying both ids links them. */
 const SIMPLIFIED_EVENT_NAME = 'Identity Linked';
 const DEVICE_PREFIX = '$device:';
 const DEFAULT_THROTTLE_MS = 60_000;
+/** The GDPR API allows one request per second per project: a throttle there is short. */
+const GDPR_THROTTLE_MS = 1_000;
 /** A broken header must not freeze a workspace for days. */
 const MAX_PAUSE_MS = 3_600_000;
+const GDPR_PATH = '/api/app/data-deletions/v3.0/';
 
 export function mixpanelEvents(
   message: IdentityMessage,
@@ -69,14 +75,28 @@ function insertId(message: IdentityMessage, anonId: string): string {
   return createHash('sha256').update(key).digest('hex').slice(0, 32);
 }
 
-export interface MixpanelItemEvents {
+/**
+ * One row as Mixpanel will carry it: identity events (/import or /track), profile deletions
+ * (/engage) or a data deletion (GDPR API). Each kind travels in requests of its own.
+ */
+export type MixpanelItemEvents = MixpanelEventsItem | MixpanelDeletion;
+
+export interface MixpanelEventsItem {
+  readonly kind: 'events';
   readonly rowId: string;
   readonly events: readonly MixpanelEvent[];
 }
 
+/** `profiles`: /engage `$delete` of each id; `data`: a GDPR deletion task, events included. */
+export interface MixpanelDeletion {
+  readonly kind: 'profiles' | 'data';
+  readonly rowId: string;
+  readonly distinctIds: readonly string[];
+}
+
 /**
- * Rows without anon ids have nothing to send and appear in no request. A row's events stay in
- * one request so that one answer decides the row.
+ * Rows without anon ids or distinct ids have nothing to send and appear in no request. A row's
+ * entries stay in one request so that one answer decides the row.
  */
 export function buildMixpanelRequests(
   items: readonly OutboxItem[],
@@ -88,41 +108,87 @@ export function buildMixpanelRequests(
   );
 }
 
-/** One outbox item's events; throws on a message it cannot express. */
+/** One outbox item's events or deletion; throws on a message it cannot express. */
 export function mixpanelItem(item: OutboxItem, settings: MixpanelSettings): MixpanelItemEvents {
-  return { rowId: item.rowId, events: mixpanelEvents(item.message, settings) };
+  const { rowId, message } = item;
+  if (isErasure(message)) return mixpanelDeletion(rowId, message, settings);
+  return { kind: 'events', rowId, events: mixpanelEvents(message, settings) };
 }
 
-/** Requests for items translated one by one (a row that cannot be translated fails alone). */
+/**
+ * A row that would not fit one request is refused here rather than split (a row travels whole)
+ * or sent to a certain refusal. A data deletion needs the GDPR API's own token; a row with no
+ * ids sends nothing and needs none.
+ */
+function mixpanelDeletion(
+  rowId: string,
+  message: ErasureMessage,
+  settings: MixpanelSettings,
+): MixpanelDeletion {
+  const { action, distinctIds } = message;
+  if (action !== 'mixpanel.profiles' && action !== 'mixpanel.data') {
+    throw new Error(`mixpanel cannot carry a ${action} deletion`);
+  }
+  if (distinctIds.length > MAX_ENTRIES_PER_REQUEST) {
+    throw new Error(
+      `mixpanel deletes at most ${MAX_ENTRIES_PER_REQUEST} distinct ids per request; the row holds ${distinctIds.length}`,
+    );
+  }
+  const kind = action === 'mixpanel.data' ? 'data' : 'profiles';
+  // Checked per row, so that a workspace without a GDPR token fails these rows and no others.
+  if (kind === 'data' && distinctIds.length > 0) gdprEndpoint(settings);
+  return { kind, rowId, distinctIds };
+}
+
+/**
+ * Requests for items translated one by one (a row that cannot be translated fails alone): the
+ * events first, then profile deletions, then data deletions, never two kinds in one request.
+ */
 export function mixpanelRequests(
   items: readonly MixpanelItemEvents[],
   settings: MixpanelSettings,
 ): VendorRequest[] {
-  return batch(items.filter((item) => item.events.length > 0)).map((part) =>
-    toRequest(part, settings),
-  );
+  const events = items.filter((item) => item.kind === 'events');
+  const profiles = items.filter(deletionOf('profiles'));
+  const data = items.filter(deletionOf('data'));
+  return [
+    ...batch(events, (item) => item.events.length).map((part) => toRequest(part, settings)),
+    ...batch(profiles, (item) => item.distinctIds.length).map((part) =>
+      toProfileDeletion(part, settings),
+    ),
+    ...batch(data, (item) => item.distinctIds.length).map((part) => toDataDeletion(part, settings)),
+  ];
 }
 
-/** An item with more events than a request holds goes alone; Mixpanel's refusal then fails it. */
-function batch(items: readonly MixpanelItemEvents[]): MixpanelItemEvents[][] {
-  const batches: MixpanelItemEvents[][] = [];
-  let current: MixpanelItemEvents[] = [];
-  let size = 0;
+function deletionOf(kind: MixpanelDeletion['kind']) {
+  return (item: MixpanelItemEvents): item is MixpanelDeletion => item.kind === kind;
+}
+
+/**
+ * Consecutive items while their entries fit one request; items without entries are left out.
+ * An item with more events than a request holds goes alone; Mixpanel's refusal then fails it.
+ */
+function batch<T>(items: readonly T[], size: (item: T) => number): T[][] {
+  const batches: T[][] = [];
+  let current: T[] = [];
+  let total = 0;
   for (const item of items) {
-    if (current.length > 0 && size + item.events.length > MAX_EVENTS_PER_REQUEST) {
+    const count = size(item);
+    if (count === 0) continue;
+    if (current.length > 0 && total + count > MAX_ENTRIES_PER_REQUEST) {
       batches.push(current);
       current = [];
-      size = 0;
+      total = 0;
     }
     current.push(item);
-    size += item.events.length;
+    total += count;
   }
   if (current.length > 0) batches.push(current);
   return batches;
 }
 
 function toRequest(
-  items: readonly MixpanelItemEvents[],
+  items: readonly MixpanelEventsItem[],
   settings: MixpanelSettings,
 ): VendorRequest {
   const events = items.flatMap((item) => item.events);
@@ -164,30 +230,125 @@ function endpoint(
   };
 }
 
+/**
+ * Deletes the profile of every id, and only that profile: `$ignore_alias` keeps Mixpanel from
+ * following an alias to another person's profile. /engage needs the project token only.
+ */
+function toProfileDeletion(
+  items: readonly MixpanelDeletion[],
+  settings: MixpanelSettings,
+): VendorRequest {
+  const updates: Record<string, unknown>[] = [];
+  const locate: Record<string, string> = {};
+  for (const item of items) {
+    for (const distinctId of item.distinctIds) {
+      const update = {
+        $token: settings.token,
+        $distinct_id: distinctId,
+        $delete: null,
+        $ignore_alias: true,
+      };
+      locate[`index:${updates.push(update) - 1}`] = item.rowId;
+    }
+  }
+  return {
+    url: `${settings.apiHost.replace(/\/+$/, '')}/engage?verbose=1`,
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify(updates),
+    rowIds: items.map((item) => item.rowId),
+    locate,
+  };
+}
+
+/** One GDPR deletion task for the rows' ids, within the API's own budget of a request a second. */
+function toDataDeletion(
+  items: readonly MixpanelDeletion[],
+  settings: MixpanelSettings,
+): VendorRequest {
+  const distinctIds: string[] = [];
+  const locate: Record<string, string> = {};
+  for (const item of items) {
+    for (const distinctId of item.distinctIds) {
+      locate[`distinct_ids:${distinctIds.push(distinctId) - 1}`] = item.rowId;
+    }
+  }
+  const { url, authorization } = gdprEndpoint(settings);
+  return {
+    url,
+    headers: { 'content-type': 'application/json', accept: 'application/json', authorization },
+    body: JSON.stringify({ distinct_ids: distinctIds, compliance_type: 'GDPR' }),
+    rowIds: items.map((item) => item.rowId),
+    locate,
+    budget: 'mixpanel.gdpr',
+  };
+}
+
+/**
+ * Where and how a data deletion is sent; throws when the workspace has no GDPR token. Settings
+ * alone decide it, so a batch whose rows passed mixpanelItem builds its requests without a throw.
+ */
+function gdprEndpoint(settings: MixpanelSettings): { url: string; authorization: string } {
+  const token = settings.gdprToken?.trim();
+  if (!token) throw new Error('no GDPR token is configured for mixpanel');
+  return {
+    url: `${mixpanelGdprHost(settings)}${GDPR_PATH}?token=${encodeURIComponent(settings.token)}`,
+    authorization: `Bearer ${token}`,
+  };
+}
+
+/**
+ * The GDPR API lives on the application host of the project's data residency, not on the
+ * ingestion host: the configured host when there is one, else the residency of `apiHost`.
+ */
+export function mixpanelGdprHost(
+  settings: Pick<MixpanelSettings, 'apiHost' | 'gdprApiHost'>,
+): string {
+  const configured = settings.gdprApiHost?.trim().replace(/\/+$/, '');
+  if (configured) return configured;
+  const hostname = ingestionHostname(settings.apiHost);
+  if (inResidency(hostname, 'eu')) return 'https://eu.mixpanel.com';
+  if (inResidency(hostname, 'in')) return 'https://in.mixpanel.com';
+  return 'https://mixpanel.com';
+}
+
+/** An unreadable host is not a residency: it reads as the default (US) one. */
+function ingestionHostname(apiHost: string): string {
+  try {
+    return new URL(apiHost).hostname.toLowerCase();
+  } catch {
+    return '';
+  }
+}
+
+/** `api-eu.mixpanel.com`, or a proxy named after the residency (`eu.…`, `api-eu.…`). */
+function inResidency(hostname: string, region: 'eu' | 'in'): boolean {
+  return hostname.startsWith(`${region}.`) || hostname.startsWith(`api-${region}.`);
+}
+
 export function classifyMixpanelResponse(
   request: VendorRequest,
   response: VendorResponse,
   nowMs: number,
 ): Classification {
+  const path = new URL(request.url).pathname.replace(/\/+$/, '');
+  if (path.includes('/data-deletions/')) return classifyDataDeletion(response, nowMs);
   const transient = transientVerdict(response, describe(response), () =>
-    throttlePauseMs(response, nowMs),
+    throttlePauseMs(response, nowMs, DEFAULT_THROTTLE_MS),
   );
   if (transient) return transient;
   const { status } = response;
-  if (isImport(request)) return classifyImport(request, response);
-  if (status >= 200 && status < 300) return classifyTrack(response);
+  if (path.endsWith('/import')) return classifyImport(request, response);
+  // /track and /engage answer alike with verbose=1.
+  if (status >= 200 && status < 300) return classifyVerbose(response);
   return { kind: 'dead', error: describe(response) };
 }
 
-function isImport(request: VendorRequest): boolean {
-  return new URL(request.url).pathname.replace(/\/+$/, '').endsWith('/import');
-}
-
 /**
- * With verbose=1 only `status: 1` means the events were taken; Mixpanel refuses a well-formed
- * request the same way every time, so a refusal is final. A bare `1` is the non-verbose success.
+ * With verbose=1 only `status: 1` means the events or updates were taken; Mixpanel refuses a
+ * well-formed request the same way every time, so a refusal is final. A bare `1` is the
+ * non-verbose success.
  */
-function classifyTrack(response: VendorResponse): Classification {
+function classifyVerbose(response: VendorResponse): Classification {
   const body = parseJson(response.body);
   if (body === 1 || (isRecord(body) && body['status'] === 1)) return { kind: 'delivered' };
   return { kind: 'dead', error: describe(response) };
@@ -241,11 +402,40 @@ function describe({ status, body }: VendorResponse): string {
   return text === '' ? `mixpanel ${status}` : `mixpanel ${status}: ${text}`;
 }
 
+/**
+ * A created deletion is a task Mixpanel carries out later; its id (`tracking_id` in the
+ * documented example, `task_id` in another documented answer) is kept as the reference. Any
+ * other 2xx did not create the task. A throttle waits out the API's second unless told longer.
+ */
+function classifyDataDeletion(response: VendorResponse, nowMs: number): Classification {
+  const transient = transientVerdict(response, describe(response), () =>
+    throttlePauseMs(response, nowMs, GDPR_THROTTLE_MS),
+  );
+  if (transient) return transient;
+  const { status } = response;
+  const body = parseJson(response.body);
+  if (status >= 200 && status < 300 && isRecord(body) && body['status'] === 'ok') {
+    const reference = taskReference(body['results']);
+    return reference === undefined ? { kind: 'delivered' } : { kind: 'delivered', reference };
+  }
+  return { kind: 'dead', error: describe(response) };
+}
+
+/** The first task id among the results: a list of tasks, or one object. */
+function taskReference(results: unknown): string | undefined {
+  for (const result of Array.isArray(results) ? (results as unknown[]) : [results]) {
+    if (!isRecord(result)) continue;
+    const id = result['tracking_id'] ?? result['task_id'];
+    if (typeof id === 'string' || typeof id === 'number') return String(id);
+  }
+  return undefined;
+}
+
 /** Mixpanel sends a back-off hint only in prose; honour a Retry-After if a proxy adds one. */
-function throttlePauseMs({ headers }: VendorResponse, nowMs: number): number {
+function throttlePauseMs({ headers }: VendorResponse, nowMs: number, fallbackMs: number): number {
   const retryAfter = header(headers, 'retry-after');
   const waitMs = retryAfter === undefined ? null : retryAfterWaitMs(retryAfter, nowMs);
-  return Math.min(Math.max(Math.ceil(waitMs ?? DEFAULT_THROTTLE_MS), 0), MAX_PAUSE_MS);
+  return Math.min(Math.max(Math.ceil(waitMs ?? fallbackMs), 0), MAX_PAUSE_MS);
 }
 
 /** The client lower-cases header names, but a hand-built response need not. */
