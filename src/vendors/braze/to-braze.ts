@@ -19,6 +19,7 @@ import {
   secondsToMs,
   truncate,
 } from '../../lib/http-answer.js';
+import { batchBySize } from '../batch.js';
 import { transientVerdict } from '../transient.js';
 
 /**
@@ -94,7 +95,9 @@ export function brazeRequests(
     else groups.set(operation.group, [operation]);
   }
   return [...groups].flatMap(([group, part]) =>
-    batch(part, MAX_ENTRIES_PER_REQUEST).map((b) => toRequest(group, b, settings)),
+    batchBySize(part, entryCount, MAX_ENTRIES_PER_REQUEST).map((b) =>
+      toRequest(group, b, settings),
+    ),
   );
 }
 
@@ -254,28 +257,6 @@ function endpoint(path: string, settings: BrazeSettings): Pick<VendorRequest, 'u
       authorization: `Bearer ${settings.apiKey}`,
     },
   };
-}
-
-/**
- * Consecutive operations while their entries fit one request, in order. An operation never
- * holds more than a request's worth (brazeDeletion refuses bigger rows), so none is split.
- */
-function batch(operations: readonly BrazeOperation[], max: number): BrazeOperation[][] {
-  const batches: BrazeOperation[][] = [];
-  let current: BrazeOperation[] = [];
-  let size = 0;
-  for (const operation of operations) {
-    const count = entryCount(operation);
-    if (current.length > 0 && size + count > max) {
-      batches.push(current);
-      current = [];
-      size = 0;
-    }
-    current.push(operation);
-    size += count;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
 }
 
 export function classifyBrazeResponse(

@@ -16,6 +16,7 @@ import {
   type VendorResponse,
 } from '../../outbox/message.js';
 import { isRecord, parseJson, retryAfterWaitMs, truncate } from '../../lib/http-answer.js';
+import { batchBySize } from '../batch.js';
 import { transientVerdict } from '../transient.js';
 
 export type MixpanelEvent = { event: string; properties: Record<string, unknown> };
@@ -152,39 +153,20 @@ export function mixpanelRequests(
   const profiles = items.filter(deletionOf('profiles'));
   const data = items.filter(deletionOf('data'));
   return [
-    ...batch(events, (item) => item.events.length).map((part) => toRequest(part, settings)),
-    ...batch(profiles, (item) => item.distinctIds.length).map((part) =>
-      toProfileDeletion(part, settings),
+    ...batchBySize(events, (item) => item.events.length, MAX_ENTRIES_PER_REQUEST).map((part) =>
+      toRequest(part, settings),
     ),
-    ...batch(data, (item) => item.distinctIds.length).map((part) => toDataDeletion(part, settings)),
+    ...batchBySize(profiles, (item) => item.distinctIds.length, MAX_ENTRIES_PER_REQUEST).map(
+      (part) => toProfileDeletion(part, settings),
+    ),
+    ...batchBySize(data, (item) => item.distinctIds.length, MAX_ENTRIES_PER_REQUEST).map((part) =>
+      toDataDeletion(part, settings),
+    ),
   ];
 }
 
 function deletionOf(kind: MixpanelDeletion['kind']) {
   return (item: MixpanelItemEvents): item is MixpanelDeletion => item.kind === kind;
-}
-
-/**
- * Consecutive items while their entries fit one request; items without entries are left out.
- * An item with more events than a request holds goes alone; Mixpanel's refusal then fails it.
- */
-function batch<T>(items: readonly T[], size: (item: T) => number): T[][] {
-  const batches: T[][] = [];
-  let current: T[] = [];
-  let total = 0;
-  for (const item of items) {
-    const count = size(item);
-    if (count === 0) continue;
-    if (current.length > 0 && total + count > MAX_ENTRIES_PER_REQUEST) {
-      batches.push(current);
-      current = [];
-      total = 0;
-    }
-    current.push(item);
-    total += count;
-  }
-  if (current.length > 0) batches.push(current);
-  return batches;
 }
 
 function toRequest(
