@@ -24,7 +24,12 @@ import { workspaces } from '../auth/auth.sql.js';
 import type { Db, Queryable, Tx } from '../db/client.js';
 import { rowsOf } from '../db/rows.js';
 import { inTransaction, RaceLostError } from '../db/transaction.js';
-import { identifierKey, MAX_IDENTIFIER_LENGTH } from '../identity/engine/identifiers.js';
+import {
+  identifierKey,
+  MAX_IDENTIFIER_LENGTH,
+  normalizeEmail,
+  type IdentifierRef,
+} from '../identity/engine/identifiers.js';
 import type { ProfileLookupValue, ProfileQueryService } from '../identity/profile-query-service.js';
 import { IdentityRepository } from '../identity/store/identity-repository.js';
 import { textArray, uuidArray } from '../identity/store/sql-helpers.js';
@@ -189,14 +194,20 @@ export class ErasureService {
           results.push({ index, outcome: 'REJECTED', reason: target.problem, erasure: null });
           continue;
         }
-        const already = target.profileId === null ? undefined : done.get(target.profileId);
+        let profileId = target.profileId;
+        if (profileId === null && target.named !== null) {
+          // Nobody held it when looked up: lock it, so that nobody can take it until this
+          // commits (and is suppressed), and look again for someone who took it meanwhile.
+          await this.locks.lockIdentifiers(tx, ws, [target.named], 'exclusive');
+          profileId = await this.holderOf(tx, ws, namedRef(scope, request.users[index])!);
+        }
+        const already = profileId === null ? undefined : done.get(profileId);
         if (already) {
           // The same person named twice in one call: one erasure.
           results.push({ index, outcome: 'FORGOTTEN', reason: null, erasure: already });
           continue;
         }
-        const person =
-          target.profileId === null ? null : await this.lockPerson(tx, ws, target.profileId);
+        const person = profileId === null ? null : await this.lockPerson(tx, ws, profileId);
         const keys = person ? personKeys(person) : [];
         const id = uuidv7(now.getTime());
         const deletions: VendorDeletions = person
@@ -226,7 +237,7 @@ export class ErasureService {
           const suppressed = person ? keys : target.named ? [target.named] : [];
           if (suppress) await this.suppress(tx, ws, receipt.id, suppressed.map(fingerprint), now);
         }
-        if (person && target.profileId) done.set(target.profileId, receipt);
+        if (person && profileId) done.set(profileId, receipt);
         results.push({
           index,
           outcome: person ? 'FORGOTTEN' : 'NOT_FOUND',
@@ -253,6 +264,24 @@ export class ErasureService {
     const results = await inTransaction(this.db, work);
     if (enqueued > 0) this.queued(ws);
     return { dryRun, results };
+  }
+
+  /**
+   * The live profile holding an identifier, read in the transaction (after its lock), by the
+   * rules of profile(by:): of several live profiles sharing an email, identified ones first, then
+   * the freshest.
+   */
+  private async holderOf(tx: Tx, ws: string, ref: IdentifierRef): Promise<string | null> {
+    const query =
+      ref.kind === 'externalId'
+        ? sql`select id from profiles where workspace_id = ${ws} and external_id = ${ref.externalId}`
+        : ref.kind === 'email'
+          ? sql`select id from profiles where workspace_id = ${ws}
+              and email = ${normalizeEmail(ref.email)} and merged_into is null
+              order by external_id is null, updated_at desc, id desc limit 1`
+          : sql`select profile_id as id from aliases where workspace_id = ${ws}
+              and alias_label = ${ref.aliasLabel} and alias_name = ${ref.aliasName}`;
+    return rowsOf<{ id: string }>(await tx.execute(query))[0]?.id ?? null;
   }
 
   /** A repeated request's answer: its results, with their receipts as they are now. */
@@ -585,13 +614,18 @@ function personKeys(p: Person): string[] {
   ].sort();
 }
 
-/** The identifier a lookup names (none for a profile id), for suppressing one nobody holds. */
-function namedKey(scope: WorkspaceScope, by: ProfileLookupValue): string | null {
-  if (by.externalId != null)
-    return identifierKey({ kind: 'externalId', externalId: by.externalId });
-  if (by.email != null) return identifierKey({ kind: 'email', email: by.email });
+/** The identifier a lookup names (none for a profile id). */
+function namedRef(scope: WorkspaceScope, by: ProfileLookupValue): IdentifierRef | null {
+  if (by.externalId != null) return { kind: 'externalId', externalId: by.externalId };
+  if (by.email != null) return { kind: 'email', email: by.email };
   if (by.anonId != null)
-    return identifierKey({ kind: 'alias', aliasLabel: scope.anonIdLabel, aliasName: by.anonId });
-  if (by.alias != null) return identifierKey({ kind: 'alias', ...by.alias });
+    return { kind: 'alias', aliasLabel: scope.anonIdLabel, aliasName: by.anonId };
+  if (by.alias != null) return { kind: 'alias', ...by.alias };
   return null;
+}
+
+/** The key of the identifier a lookup names, for suppressing one nobody holds. */
+function namedKey(scope: WorkspaceScope, by: ProfileLookupValue): string | null {
+  const ref = namedRef(scope, by);
+  return ref === null ? null : identifierKey(ref);
 }

@@ -366,6 +366,25 @@ describe('forgetting a person', () => {
     expect(await dump(scope.workspaceId)).not.toContain(anonId);
   });
 
+  it('forgets someone who took the identifier between the lookup and the erasure', async () => {
+    const scope = await newScope();
+    const externalId = anExternalId('late');
+    // The lookup finds nobody; before the erasure starts, a tracking creates the user.
+    const racing = new ErasureService(database.db, {
+      findProfile: async (s, by) => {
+        const found = await services.profiles.findProfile(s, by);
+        await services.track.track(s, {
+          events: [{ externalId, name: 'arrived', time: new Date() }],
+        });
+        return found;
+      },
+    });
+    const { results } = await racing.forget(scope, { users: [{ externalId }] });
+    expect(results[0].outcome).toBe('FORGOTTEN');
+    expect(results[0].erasure?.identifierCount).toBe(1);
+    expect(await services.profiles.findProfile(scope, { externalId })).toBeNull();
+  });
+
   it('never touches another workspace', async () => {
     const a = await newScope();
     const b = await newScope();
