@@ -88,3 +88,20 @@ export async function inTransaction<T>(
     }
   }
 }
+
+/**
+ * Promise.all for statements of one transaction sent together (one round trip): they run in the
+ * order they were sent, and once one fails every later one fails too, only saying that the
+ * transaction was aborted. The error thrown is that of the first failing statement in sending
+ * order, whatever order the rejections arrive in, so that a lock timeout or a unique violation is
+ * seen as what it is (and retried, or reported) rather than as an aborted transaction.
+ */
+export async function allInOrder<T extends readonly unknown[]>(
+  statements: T,
+): Promise<{ -readonly [K in keyof T]: Awaited<T[K]> }> {
+  const settled = await Promise.allSettled(statements);
+  for (const outcome of settled) if (outcome.status === 'rejected') throw outcome.reason;
+  return settled.map((o) => (o as PromiseFulfilledResult<unknown>).value) as {
+    -readonly [K in keyof T]: Awaited<T[K]>;
+  };
+}

@@ -4,13 +4,13 @@
  * already in place changes nothing; an alias that belongs to another profile is a CONFLICT.
  */
 import type { Db } from '../db/client.js';
-import { inTransaction } from '../db/transaction.js';
+import { allInOrder, inTransaction } from '../db/transaction.js';
 import type { SuppressionList } from '../erasure/suppression.js';
 import { AppError, badInput, conflict, type InputProblem } from '../lib/app-error.js';
 import { uuidv7 } from '../lib/uuid.js';
 import { identifierKey, type IdentifierRef } from './engine/identifiers.js';
 import { TrackRepository } from './store/track-repository.js';
-import { resolveOrCreate, type WorkspaceScope } from './track-service.js';
+import { insertCreated, resolveOrCreate, type WorkspaceScope } from './track-service.js';
 import { resolveUserRef } from './user-ref.js';
 
 export const MAX_ALIASES_PER_REQUEST = 50;
@@ -68,7 +68,7 @@ export class AliasService {
       await this.repo.lockIdentifiers(tx, ws, aliasKeys, 'exclusive');
       const owners = new Map<string, IdentifierRef>();
       for (const w of wanted) if (w.owner) owners.set(identifierKey(w.owner), w.owner);
-      const [resolved, forgottenAliases, owned] = await Promise.all([
+      const [resolved, forgottenAliases, owned] = await allInOrder([
         resolveOrCreate(this.repo, tx, ws, owners, now, this.suppressions),
         this.suppressions.suppressed(tx, ws, aliasKeys),
         this.repo.aliasOwners(
@@ -77,6 +77,7 @@ export class AliasService {
           wanted.map((w) => w.alias),
         ),
       ]);
+      await insertCreated(this.repo, tx, resolved.created);
       const ownerIds = resolved.profileByKey;
       const existing = new Map(
         owned.map((a) => [identifierKey({ kind: 'alias', ...a }), a.profileId]),

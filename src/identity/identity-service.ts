@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 
 import type { Db } from '../db/client.js';
-import { inTransaction, RaceLostError } from '../db/transaction.js';
+import { allInOrder, inTransaction, RaceLostError } from '../db/transaction.js';
 import type { SuppressionList } from '../erasure/suppression.js';
 import { conflict } from '../lib/app-error.js';
 import { uuidv7 } from '../lib/uuid.js';
@@ -75,10 +75,11 @@ export class IdentityService {
       if (valid.idempotencyKey !== null && !valid.dryRun)
         keys.push(`i\u0001${valid.idempotencyKey}`);
       // The reads must come after the locks, in statements of their own (a statement's snapshot
-      // is taken when it starts); they are independent of each other, so they go out together.
-      await this.locks.lockIdentifiers(tx, ws, keys, 'exclusive');
+      // is taken when it starts). Statements of a transaction run in the order they were sent,
+      // so the locks and the reads go out together, in one round trip.
       const idempotent = valid.idempotencyKey !== null && !valid.dryRun;
-      const [stored, rows, vendors, forgotten] = await Promise.all([
+      const [, stored, rows, vendors, forgotten] = await allInOrder([
+        this.locks.lockIdentifiers(tx, ws, keys, 'exclusive'),
         idempotent ? this.repo.findIdempotent(tx, ws, valid.idempotencyKey) : null,
         this.repo.lockProfilesHolding(tx, ws, identifierSets(refs)),
         valid.dryRun ? null : configuredVendors(tx, ws),
@@ -124,7 +125,7 @@ export class IdentityService {
       if (valid.dryRun) return result;
 
       // Every write at once: one round trip for all of them (see state-writer.ts).
-      await Promise.all([
+      await allInOrder([
         runTogether(tx, stateWrites(ws, snapshot, plan.changed)),
         this.repo.repointTombstones(
           tx,

@@ -3,7 +3,7 @@
  * creating the users that do not exist yet, all in one transaction.
  */
 import type { Db, Tx } from '../db/client.js';
-import { inTransaction, RaceLostError } from '../db/transaction.js';
+import { allInOrder, inTransaction, RaceLostError } from '../db/transaction.js';
 import type { SuppressionList } from '../erasure/suppression.js';
 import { uuidv7 } from '../lib/uuid.js';
 import { identifierKey, type IdentifierRef } from './engine/identifiers.js';
@@ -54,7 +54,7 @@ export class TrackService {
     const refs = new Map<string, IdentifierRef>(all.map((l) => [identifierKey(l.user), l.user]));
 
     const valid = await inTransaction(this.db, async (tx) => {
-      const { profileByKey, suppressed } = await resolveOrCreate(
+      const { profileByKey, suppressed, created } = await resolveOrCreate(
         this.repo,
         tx,
         scope.workspaceId,
@@ -67,9 +67,10 @@ export class TrackService {
       const profileOf = (l: Located<unknown>) => profileByKey.get(identifierKey(l.user))!;
       const writes = aggregateTrack(valid, profileOf, now);
       const ws = scope.workspaceId;
-      // Independent of one another (each table once; the two profile updates set different
-      // columns): sent together, one round trip.
-      await Promise.all([
+      // The new users first, then writes independent of one another (each table once; the two
+      // profile updates set different columns): sent together, one round trip.
+      await allInOrder([
+        insertCreated(this.repo, tx, created),
         this.repo.applyAttributes(tx, ws, writes.attributes),
         this.repo.addEvents(tx, ws, writes.events),
         this.repo.addDailyCounts(tx, ws, writes.dailyCounts),
@@ -123,7 +124,9 @@ function withoutSuppressed(valid: ValidTrack, suppressed: ReadonlySet<string>): 
  * profile for an unknown external id, an alias-only or anonymous one for an unknown alias.
  * Identifiers are share-locked (identifyUsers takes them exclusively) and the profiles row-locked
  * in id order, so a merge cannot move them away until this transaction ends. A suppressed
- * (forgotten) identifier is neither resolved nor created: it comes back in `suppressed`.
+ * (forgotten) identifier is neither resolved nor created: it comes back in `suppressed`. The
+ * users to create come back in `created`, for the caller to insert (insertCreated) together with
+ * its writes.
  */
 export async function resolveOrCreate(
   repo: TrackRepository,
@@ -132,33 +135,40 @@ export async function resolveOrCreate(
   named: ReadonlyMap<string, IdentifierRef>,
   now: Date,
   suppressions: SuppressionList,
-): Promise<{ profileByKey: Map<string, string>; suppressed: Set<string> }> {
-  await repo.lockIdentifiers(tx, workspaceId, [...named.keys()], 'shared');
+): Promise<{ profileByKey: Map<string, string>; suppressed: Set<string>; created: CreatedUsers }> {
   const externalIds: string[] = [];
   const pairs: { aliasLabel: string; aliasName: string }[] = [];
   for (const ref of named.values()) {
     if (ref.kind === 'externalId') externalIds.push(ref.externalId);
     else if (ref.kind === 'alias') pairs.push(ref);
   }
-  const found = new Map<string, string>();
-  const [byExternalId, byAlias, suppressed] = await Promise.all([
-    repo.profilesByExternalIds(tx, workspaceId, externalIds),
+  // One round trip: the identifiers locked, then the profiles holding them found and locked,
+  // then the alias owners and the suppressions read. Statements of a transaction run
+  // in the order they were sent, each with a snapshot taken when it starts, so every read comes
+  // after the locks it needs.
+  const [, held, byAlias, suppressed] = await allInOrder([
+    repo.lockIdentifiers(tx, workspaceId, [...named.keys()], 'shared'),
+    repo.lockHolders(tx, workspaceId, externalIds, pairs),
     repo.aliasOwners(tx, workspaceId, pairs),
     suppressions.suppressed(tx, workspaceId, [...named.keys()]),
   ]);
   const refs =
     suppressed.size === 0 ? named : new Map([...named].filter(([key]) => !suppressed.has(key)));
-  for (const p of byExternalId) {
+  const live = new Set(held.filter((p) => p.mergedInto === null).map((p) => p.id));
+  // A profile merged away after the identifiers were locked, or an alias that moved to a profile
+  // this statement did not lock: start over and resolve again.
+  if (live.size < held.length || byAlias.some((a) => !live.has(a.profileId))) {
+    throw new RaceLostError('a profile was merged while it was being tracked');
+  }
+  const found = new Map<string, string>();
+  for (const p of held) {
+    if (p.externalId === null) continue;
     const key = identifierKey({ kind: 'externalId', externalId: p.externalId });
-    if (!suppressed.has(key)) found.set(key, p.id);
+    if (refs.has(key)) found.set(key, p.id);
   }
   for (const a of byAlias) {
     const key = identifierKey({ kind: 'alias', ...a });
-    if (!suppressed.has(key)) found.set(key, a.profileId);
-  }
-  // A profile merged away after we resolved it: start over and resolve again.
-  if ((await repo.lockProfiles(tx, workspaceId, [...new Set(found.values())])).length > 0) {
-    throw new RaceLostError('a profile was merged while it was being tracked');
+    if (refs.has(key)) found.set(key, a.profileId);
   }
 
   const newProfiles: {
@@ -189,7 +199,27 @@ export async function resolveOrCreate(
       });
     }
   }
-  // Two requests creating the same user race here; the loser's unique violation re-runs it.
-  await Promise.all([repo.insertProfiles(tx, newProfiles), repo.insertAliases(tx, newAliases)]);
-  return { profileByKey: found, suppressed };
+  return {
+    profileByKey: found,
+    suppressed,
+    created: { profiles: newProfiles, aliases: newAliases },
+  };
+}
+
+/** The users resolveOrCreate made up, as rows to insert. */
+export interface CreatedUsers {
+  readonly profiles: Parameters<TrackRepository['insertProfiles']>[1];
+  readonly aliases: Parameters<TrackRepository['insertAliases']>[1];
+}
+
+/**
+ * Inserts the users resolveOrCreate made up. Two requests creating the same user race here; the
+ * loser's unique violation re-runs its transaction. Callers may send it together with writes
+ * that refer to these profiles: statements of one transaction run in the order they were sent.
+ */
+export function insertCreated(repo: TrackRepository, tx: Tx, created: CreatedUsers) {
+  return allInOrder([
+    repo.insertProfiles(tx, created.profiles),
+    repo.insertAliases(tx, created.aliases),
+  ]);
 }

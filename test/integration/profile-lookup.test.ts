@@ -4,11 +4,11 @@ import { sql, type SQL } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Database } from '../../src/db/client.js';
-import { rowsOf } from '../../src/db/rows.js';
 import { createServices } from '../../src/gateway.js';
 import type { Services } from '../../src/http/context.js';
 import { testConfig } from '../helpers/config.js';
 import { openTestDatabase } from '../helpers/database.js';
+import { explainAnalyze, rowsRead } from '../helpers/plans.js';
 
 let database: Database;
 let services: Services;
@@ -71,22 +71,6 @@ function rebind(query: string, params: readonly unknown[]): SQL {
   );
 }
 
-interface PlanNode {
-  'Relation Name'?: string;
-  'Node Type': string;
-  'Actual Rows': number;
-  'Actual Loops': number;
-  'Rows Removed by Filter'?: number;
-  Plans?: PlanNode[];
-}
-
-function rowsRead(node: PlanNode): number {
-  const own = /Scan/.test(node['Node Type'])
-    ? (node['Actual Rows'] + (node['Rows Removed by Filter'] ?? 0)) * node['Actual Loops']
-    : 0;
-  return (node.Plans ?? []).reduce((sum, child) => sum + rowsRead(child), own);
-}
-
 describe('profile(by:) with its children in one statement', () => {
   it('reads the one profile and its own children, by index, and nothing of another workspace', async () => {
     const scope = await workspaceWithUsers(600, 'u-');
@@ -107,12 +91,8 @@ describe('profile(by:) with its children in one statement', () => {
 
     expect(statements).toHaveLength(1);
     const [{ query, params }] = statements;
-    const [row] = rowsOf<Record<string, unknown>>(
-      await database.db.execute(sql`explain (analyze, format json) ${rebind(query, params)}`),
-    );
-    const value = row?.['QUERY PLAN'];
-    const plan = (typeof value === 'string' ? JSON.parse(value) : value) as { Plan: PlanNode }[];
+    const plan = await explainAnalyze(database.db, rebind(query, params));
     // The profile, its crm alias, event, day, purchase, token and app: a handful of rows.
-    expect(rowsRead(plan[0].Plan)).toBeLessThan(20);
+    expect(rowsRead(plan)).toBeLessThan(20);
   });
 });

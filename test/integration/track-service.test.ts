@@ -1,11 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import type { Database } from '../../src/db/client.js';
+import { TrackRepository } from '../../src/identity/store/track-repository.js';
 import { createServices } from '../../src/gateway.js';
 import type { Services } from '../../src/http/context.js';
 import { anAnonId, anExternalId } from '../helpers/builders.js';
 import { testConfig } from '../helpers/config.js';
 import { openTestDatabase } from '../helpers/database.js';
+import { explainAnalyze, rowsRead } from '../helpers/plans.js';
 
 let database: Database;
 let services: Services;
@@ -106,5 +108,42 @@ describe('TrackService under concurrency', () => {
     expect((await loaders.pushTokens.load(pb!.id)).map((t) => [t.token, t.platform])).toEqual([
       ['t', 'ios'],
     ]);
+  });
+});
+
+describe('TrackService reads by index', () => {
+  it("finds and locks a request's users by their keys, whatever the size of the workspace", async () => {
+    const scope = await newScope();
+    const users = Array.from({ length: 600 }, (_, i) => `big-${i}`);
+    for (let i = 0; i < users.length; i += 75) {
+      await services.track.track(scope, {
+        events: users.slice(i, i + 75).map((externalId) => event({ externalId })),
+      });
+    }
+    for (let i = 0; i < users.length; i += 50) {
+      await services.aliases.createAliases(
+        scope,
+        users.slice(i, i + 50).map((externalId) => ({
+          externalId,
+          aliasLabel: 'crm',
+          aliasName: `crm-${externalId}`,
+        })),
+      );
+    }
+    const externalIds = users.slice(100, 175);
+    const pairs = users.slice(300, 310).map((u) => ({ aliasLabel: 'crm', aliasName: `crm-${u}` }));
+    const query = new TrackRepository().lockHoldersQuery(scope.workspaceId, externalIds, pairs);
+    // EXPLAIN ANALYZE runs the statement (and takes its locks): in a transaction rolled back.
+    let read = -1;
+    await database.db
+      .transaction(async (tx) => {
+        read = rowsRead(await explainAnalyze(tx, query));
+        throw new Error('roll back');
+      })
+      .catch((error: Error) => expect(error.message).toBe('roll back'));
+    // 85 holders, each read twice (found by its key, then locked): nowhere near the workspace's
+    // 600 profiles and 600 aliases.
+    expect(read).toBeGreaterThanOrEqual(2 * 85);
+    expect(read).toBeLessThanOrEqual(2 * 85);
   });
 });

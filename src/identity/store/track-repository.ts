@@ -2,10 +2,10 @@
  * Writes of tracked activity, each one statement for a whole request: aggregates are combined in
  * the service first, so every upsert touches a row at most once.
  */
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 
 import type { Tx } from '../../db/client.js';
-import { aliases, profiles } from './profile.sql.js';
+import { profiles } from './profile.sql.js';
 import { oneWorkspace, rowsOf } from '../../db/rows.js';
 import { columnNames, columnsOf, iso, unnestRows, type Column } from '../../db/unnest.js';
 import { textArray, uuidArray } from './sql-helpers.js';
@@ -127,6 +127,25 @@ const {
   pushTokens: TOKEN_COLUMNS,
 } = ACTIVITY_COLUMNS;
 
+/**
+ * The aliases of one workspace with these (label, name) keys, as a FROM item `a`: each looked
+ * up by its primary key from the list, a plan no statistics can turn into a scan of the
+ * workspace's aliases.
+ */
+function aliasesByKey(
+  workspaceId: string,
+  pairs: readonly { aliasLabel: string; aliasName: string }[],
+): SQL {
+  return sql`unnest(${textArray(pairs.map((p) => p.aliasLabel))},
+      ${textArray(pairs.map((p) => p.aliasName))}) as k(alias_label, alias_name)
+    cross join lateral (
+      select x.alias_label, x.alias_name, x.profile_id from aliases x
+      where x.workspace_id = ${workspaceId} and x.alias_label = k.alias_label
+        and x.alias_name = k.alias_name
+      limit 1
+    ) as a`;
+}
+
 export class TrackRepository {
   /**
    * Transaction-scoped advisory locks on identifiers, taken in one fixed order (by hash) so two
@@ -146,43 +165,72 @@ export class TrackRepository {
     );
   }
 
-  async profilesByExternalIds(
-    tx: Tx,
-    workspaceId: string,
-    externalIds: readonly string[],
-  ): Promise<{ id: string; externalId: string }[]> {
-    if (externalIds.length === 0) return [];
-    const rows = await tx
-      .select({ id: profiles.id, externalId: profiles.externalId })
-      .from(profiles)
-      .where(
-        and(
-          eq(profiles.workspaceId, workspaceId),
-          sql`${profiles.externalId} = any(${textArray(externalIds)})`,
-        ),
-      );
-    return rows.map((r) => ({ id: r.id, externalId: r.externalId! }));
-  }
-
   async aliasOwners(
     tx: Tx,
     workspaceId: string,
     pairs: readonly { aliasLabel: string; aliasName: string }[],
   ): Promise<AliasOwner[]> {
     if (pairs.length === 0) return [];
-    return tx
-      .select({
-        aliasLabel: aliases.aliasLabel,
-        aliasName: aliases.aliasName,
-        profileId: aliases.profileId,
-      })
-      .from(aliases)
-      .where(
-        and(
-          eq(aliases.workspaceId, workspaceId),
-          sql`(${aliases.aliasLabel}, ${aliases.aliasName}) in (select * from unnest(${textArray(pairs.map((p) => p.aliasLabel))}, ${textArray(pairs.map((p) => p.aliasName))}))`,
-        ),
-      );
+    const rows = rowsOf<{ alias_label: string; alias_name: string; profile_id: string }>(
+      await tx.execute(
+        sql`select a.alias_label, a.alias_name, a.profile_id from ${aliasesByKey(workspaceId, pairs)}`,
+      ),
+    );
+    return rows.map((r) => ({
+      aliasLabel: r.alias_label,
+      aliasName: r.alias_name,
+      profileId: r.profile_id,
+    }));
+  }
+
+  /**
+   * The profiles holding these external ids and aliases, row-locked in id order for the rest of
+   * the transaction, in one statement (writes to one profile take turns, and a merge cannot absorb
+   * them meanwhile). A profile returned with `mergedInto` set was merged away after the caller's
+   * identifiers were locked (by another identifier): the caller starts over. Which alias a
+   * profile was found by is read apart (see aliasOwners), after this statement.
+   */
+  async lockHolders(
+    tx: Tx,
+    workspaceId: string,
+    externalIds: readonly string[],
+    pairs: readonly { aliasLabel: string; aliasName: string }[],
+  ): Promise<{ id: string; externalId: string | null; mergedInto: string | null }[]> {
+    if (externalIds.length === 0 && pairs.length === 0) return [];
+    const rows = rowsOf<{ id: string; external_id: string | null; merged_into: string | null }>(
+      await tx.execute(this.lockHoldersQuery(workspaceId, externalIds, pairs)),
+    );
+    return rows.map((r) => ({ id: r.id, externalId: r.external_id, mergedInto: r.merged_into }));
+  }
+
+  /**
+   * The statement of lockHolders (exposed so that tests can EXPLAIN exactly what runs). Each
+   * holder is found by its key and locked by its primary key, one row at a time, in id order: no
+   * plan, whatever the statistics, reads the workspace's other profiles.
+   */
+  lockHoldersQuery(
+    workspaceId: string,
+    externalIds: readonly string[],
+    pairs: readonly { aliasLabel: string; aliasName: string }[],
+  ): SQL {
+    const holders = sql`array(
+      select h.id from unnest(${textArray(externalIds)}) as k(external_id)
+      cross join lateral (
+        select x.id from profiles x
+        where x.workspace_id = ${workspaceId} and x.external_id = k.external_id
+        limit 1
+      ) as h
+      union all
+      select a.profile_id from ${aliasesByKey(workspaceId, pairs)})`;
+    return sql`
+      select l.id, l.external_id, l.merged_into
+      from (select distinct i.id from unnest(${holders}) as i(id) order by i.id) as i
+      cross join lateral (
+        select q.id, q.external_id, q.merged_into from profiles q
+        where q.workspace_id = ${workspaceId} and q.id = i.id
+        limit 1
+        for no key update
+      ) as l`;
   }
 
   /**
