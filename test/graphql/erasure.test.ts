@@ -105,10 +105,12 @@ describe('forgetUsers over GraphQL', () => {
   it('erases here at once, deletes at Braze and Mixpanel, and completes the receipt', async () => {
     const { key } = await gw.newWorkspace(vendors());
     const person = await aPerson(key);
-    // Let the identification's own deliveries go first: what follows must be deletions only.
+    // Let the identification's own deliveries, to both vendors, go first: what follows must be
+    // deletions only.
     await eventually(
-      () => Promise.resolve(mentioning(braze, person.anonId).length),
-      (n) => n > 0,
+      () =>
+        Promise.resolve([braze, mixpanel].map((stub) => mentioning(stub, person.anonId).length)),
+      (sent) => sent.every((n) => n > 0),
     );
     const seen = { braze: braze.requests.length, mixpanel: mixpanel.requests.length };
 
