@@ -54,7 +54,7 @@ export class TrackService {
     const refs = new Map<string, IdentifierRef>(all.map((l) => [identifierKey(l.user), l.user]));
 
     const valid = await inTransaction(this.db, async (tx) => {
-      const { profileByKey, suppressed, created } = await resolveOrCreate(
+      const { profileByKey, existing, suppressed, created } = await resolveOrCreate(
         this.repo,
         tx,
         scope.workspaceId,
@@ -83,7 +83,8 @@ export class TrackService {
         this.repo.addPurchases(tx, ws, writes.purchases),
         this.repo.addSessions(tx, ws, writes.sessions),
         this.repo.upsertPushTokens(tx, ws, writes.pushTokens, now),
-        this.repo.touchProfiles(tx, ws, [...new Set(profileByKey.values())], now),
+        // New users were created as of now; only the others need it.
+        this.repo.touchProfiles(tx, ws, existing, now),
       ]);
       return valid;
     });
@@ -135,7 +136,13 @@ export async function resolveOrCreate(
   named: ReadonlyMap<string, IdentifierRef>,
   now: Date,
   suppressions: SuppressionList,
-): Promise<{ profileByKey: Map<string, string>; suppressed: Set<string>; created: CreatedUsers }> {
+): Promise<{
+  profileByKey: Map<string, string>;
+  /** The profiles that held the identifiers already (the others are in `created`). */
+  existing: string[];
+  suppressed: Set<string>;
+  created: CreatedUsers;
+}> {
   const externalIds: string[] = [];
   const pairs: { aliasLabel: string; aliasName: string }[] = [];
   for (const ref of named.values()) {
@@ -171,6 +178,7 @@ export async function resolveOrCreate(
     if (refs.has(key)) found.set(key, a.profileId);
   }
 
+  const existing = [...new Set(found.values())];
   const newProfiles: {
     workspaceId: string;
     id: string;
@@ -201,6 +209,7 @@ export async function resolveOrCreate(
   }
   return {
     profileByKey: found,
+    existing,
     suppressed,
     created: { profiles: newProfiles, aliases: newAliases },
   };
