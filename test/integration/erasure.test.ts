@@ -11,12 +11,14 @@ import type { Database } from '../../src/db/client.js';
 import { PLACEMENT, schemaTables } from '../../src/db/distribution.js';
 import { rowsOf } from '../../src/db/rows.js';
 import { ErasureService } from '../../src/erasure/erasure-service.js';
+import { suppressedQuery } from '../../src/erasure/suppression.js';
 import { createServices } from '../../src/gateway.js';
 import type { Services } from '../../src/http/context.js';
 import { DEFAULT_DISPATCHER_OPTIONS, Dispatcher } from '../../src/outbox/dispatcher.js';
 import { anAnonId, anExternalId } from '../helpers/builders.js';
 import { testConfig } from '../helpers/config.js';
 import { openOwnDatabase } from '../helpers/database.js';
+import { explainAnalyze, rowsRead } from '../helpers/plans.js';
 import { startBrazeStub, startMixpanelStub, type VendorStub } from '../helpers/vendor-stubs.js';
 
 let own: Awaited<ReturnType<typeof openOwnDatabase>>;
@@ -383,6 +385,17 @@ describe('forgetting a person', () => {
     expect(results[0].outcome).toBe('FORGOTTEN');
     expect(results[0].erasure?.identifierCount).toBe(1);
     expect(await services.profiles.findProfile(scope, { externalId })).toBeNull();
+  });
+
+  it('checks a request against the suppression list by key, however long the list', async () => {
+    const scope = await newScope();
+    await services.erasure.forget(scope, {
+      users: Array.from({ length: 50 }, () => ({ externalId: anExternalId('listed') })),
+    });
+    const prints = Array.from({ length: 3 }, (_, i) => `${i}`.repeat(64));
+    const plan = await explainAnalyze(database.db, suppressedQuery(scope.workspaceId, prints));
+    // The workspace's row and one probe per fingerprint, not the 50 entries of the list.
+    expect(rowsRead(plan)).toBeLessThanOrEqual(1 + prints.length);
   });
 
   it('never touches another workspace', async () => {
