@@ -18,7 +18,7 @@
  */
 import { randomBytes } from 'node:crypto';
 
-import { eq, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, lt, sql } from 'drizzle-orm';
 
 import { workspaces } from '../auth/auth.sql.js';
 import type { Db, Queryable, Tx } from '../db/client.js';
@@ -30,7 +30,11 @@ import {
   normalizeEmail,
   type IdentifierRef,
 } from '../identity/engine/identifiers.js';
-import type { ProfileLookupValue, ProfileQueryService } from '../identity/profile-query-service.js';
+import {
+  lookupProblems,
+  type ProfileLookupValue,
+  type ProfileQueryService,
+} from '../identity/profile-query-service.js';
 import { IdentityRepository } from '../identity/store/identity-repository.js';
 import { textArray, uuidArray } from '../identity/store/sql-helpers.js';
 import { TrackRepository } from '../identity/store/track-repository.js';
@@ -50,7 +54,7 @@ import { isUuid, uuidv7 } from '../lib/uuid.js';
 import { insertQueued } from '../outbox/enqueue.js';
 import { promoteNext } from '../outbox/queue-repository.js';
 import { VENDOR_NAMES } from '../outbox/message.js';
-import type { ErasureGap, ErasureStatusValue } from './erasure.sql.js';
+import { erasures, type ErasureGap, type ErasureStatusValue } from './erasure.sql.js';
 import { fingerprintOf } from './suppression.js';
 import { vendorDeletions, type VendorDeletions } from './vendor-deletions.js';
 
@@ -307,24 +311,19 @@ export class ErasureService {
     const [beforeId] = page.after != null ? checkCursor(page.after, 1) : [null];
     if (beforeId != null && !isUuid(beforeId)) throw badCursor();
     const ws = scope.workspaceId;
-    const rows = rowsOf<ErasureRow>(
-      await this.db.execute(sql`
-        select ${RECEIPT_COLUMNS} from erasures
-        where workspace_id = ${ws} ${beforeId == null ? sql`` : sql`and id < ${beforeId}`}
-        order by id desc limit ${first + 1}`),
-    );
+    const rows = await this.db
+      .select(RECEIPT)
+      .from(erasures)
+      .where(
+        and(eq(erasures.workspaceId, ws), beforeId == null ? undefined : lt(erasures.id, beforeId)),
+      )
+      .orderBy(desc(erasures.id))
+      .limit(first + 1);
     return toPage(
-      rows.map(toReceipt),
+      rows,
       first,
       (r) => [r.id],
-      async () =>
-        Number(
-          rowsOf<{ n: string | number }>(
-            await this.db.execute(
-              sql`select count(*) as n from erasures where workspace_id = ${ws}`,
-            ),
-          )[0].n,
-        ),
+      () => this.db.$count(erasures, eq(erasures.workspaceId, ws)),
     );
   }
 
@@ -342,28 +341,12 @@ export class ErasureService {
     }
     const keys: string[] = [];
     users.slice(0, MAX_FORGET_USERS).forEach((by, i) => {
-      const given = Object.values(by).filter((v) => v != null).length;
-      const key = given === 1 ? namedKey(scope, by) : null;
-      const strings = [
-        by.externalId,
-        by.email,
-        by.anonId,
-        by.alias?.aliasLabel,
-        by.alias?.aliasName,
-      ];
-      const bad = strings.map((v) => (v == null ? null : textProblem(v, 1024))).find((p) => p);
-      if (given !== 1) {
-        problems.push({
-          path: `users[${i}]`,
-          message: 'give exactly one of externalId, alias, email, anonId',
-        });
-      } else if (key === null) {
+      const wrong = lookupProblems(by, `users[${i}]`);
+      const key = namedKey(scope, by);
+      if (wrong.length > 0) problems.push(...wrong);
+      else if (key === null) {
         problems.push({ path: `users[${i}].id`, message: 'a profile id names no identifier' });
-      } else if (bad) {
-        problems.push({ path: `users[${i}]`, message: bad });
-      } else {
-        keys.push(key);
-      }
+      } else keys.push(key);
     });
     if (problems.length > 0) throw badInput(problems);
     const secret = await this.secretOf(scope.workspaceId, false);
@@ -377,14 +360,16 @@ export class ErasureService {
     return lifted.length;
   }
 
-  private async receipts(q: Queryable, ws: string, ids: readonly string[]) {
+  private async receipts(
+    q: Queryable,
+    ws: string,
+    ids: readonly string[],
+  ): Promise<ErasureReceipt[]> {
     if (ids.length === 0) return [];
-    const rows = rowsOf<ErasureRow>(
-      await q.execute(sql`
-        select ${RECEIPT_COLUMNS} from erasures
-        where workspace_id = ${ws} and id = any(${uuidArray(ids)})`),
-    );
-    return rows.map(toReceipt);
+    return q
+      .select(RECEIPT)
+      .from(erasures)
+      .where(and(eq(erasures.workspaceId, ws), inArray(erasures.id, [...ids])));
   }
 
   /**
@@ -513,13 +498,13 @@ export class ErasureService {
                     where strpos(k.result::text, n.v) > 0)`);
   }
 
-  private async record(tx: Tx, ws: string, r: ErasureReceipt): Promise<void> {
-    await tx.execute(sql`
-      insert into erasures (workspace_id, id, status, requested_at, completed_at, reason,
-        identifier_count, fingerprints, not_erased)
-      values (${ws}, ${r.id}, ${r.status}, ${r.requestedAt.toISOString()}::timestamptz,
-        ${r.completedAt?.toISOString() ?? null}::timestamptz, ${r.reason}, ${r.identifierCount},
-        ${textArray(r.fingerprints)}, ${textArray(r.notErased)})`);
+  private async record(tx: Tx, ws: string, receipt: ErasureReceipt): Promise<void> {
+    await tx.insert(erasures).values({
+      workspaceId: ws,
+      ...receipt,
+      fingerprints: [...receipt.fingerprints],
+      notErased: [...receipt.notErased],
+    });
   }
 
   private async suppress(
@@ -551,40 +536,17 @@ interface StoredForget {
   readonly results: readonly (Omit<ForgetItemResult, 'erasure'> & { erasure: string | null })[];
 }
 
-interface ErasureRow {
-  readonly id: string;
-  readonly status: ErasureStatusValue;
-  readonly requested_at: string | Date;
-  readonly completed_at: string | Date | null;
-  readonly reason: string | null;
-  readonly identifier_count: number;
-  readonly fingerprints: string[] | string;
-  readonly not_erased: string[] | string;
-}
-
-const RECEIPT_COLUMNS = sql.raw(
-  'id, status, requested_at, completed_at, reason, identifier_count, fingerprints, not_erased',
-);
-
-function toReceipt(row: ErasureRow): ErasureReceipt {
-  return {
-    id: row.id,
-    status: row.status,
-    requestedAt: new Date(row.requested_at),
-    completedAt: row.completed_at === null ? null : new Date(row.completed_at),
-    reason: row.reason,
-    identifierCount: row.identifier_count,
-    fingerprints: textList(row.fingerprints),
-    notErased: textList(row.not_erased) as ErasureGap[],
-  };
-}
-
-/** A text[] column as both drivers return it from raw SQL (an array, or its literal). */
-function textList(value: string[] | string): string[] {
-  if (Array.isArray(value)) return value;
-  const inner = value.slice(1, -1);
-  return inner === '' ? [] : inner.split(',').map((v) => v.replace(/^"(.*)"$/, '$1'));
-}
+/** The columns of a receipt, as the API shows it. */
+const RECEIPT = {
+  id: erasures.id,
+  status: erasures.status,
+  requestedAt: erasures.requestedAt,
+  completedAt: erasures.completedAt,
+  reason: erasures.reason,
+  identifierCount: erasures.identifierCount,
+  fingerprints: erasures.fingerprints,
+  notErased: erasures.notErased,
+};
 
 /** Where a scrubbed delivery's queue was: nobody's (the profile ids of the forgotten go too). */
 const NO_PROFILE = '00000000-0000-0000-0000-000000000000';

@@ -36,6 +36,7 @@ export const erasures = pgTable(
     /** What the erasure could not reach (see ERASURE_GAPS). */
     notErased: text('not_erased')
       .array()
+      .$type<ErasureGap[]>()
       .notNull()
       .default(sql`'{}'::text[]`),
   },

@@ -106,7 +106,6 @@ export function vendorDeletions(
 export interface FinishedDeletion {
   readonly id: number;
   readonly changeId: string;
-  readonly status: string;
   /** The vendor's name for the work it took on (Mixpanel's deletion task id), if it gave one. */
   readonly reference: string | null;
 }

@@ -45,6 +45,28 @@ import { textProblem, type UserAliasValue } from './user-ref.js';
 
 export { MAX_PAGE_SIZE, type Page, type PageRequest } from '../lib/paging.js';
 
+/**
+ * What is wrong with a lookup, as input problems under `path`: exactly one of its fields, text
+ * that can be stored and searched, a profile id that is a UUID.
+ */
+export function lookupProblems(by: ProfileLookupValue, path: string): InputProblem[] {
+  const given = Object.values(by).filter((v) => v != null).length;
+  if (given !== 1) {
+    return [{ path, message: 'give exactly one of id, externalId, alias, email, anonId' }];
+  }
+  const problems: InputProblem[] = [];
+  for (const [key, value] of Object.entries({ ...by.alias, ...by })) {
+    if (typeof value === 'string') {
+      const p = textProblem(value, 1024);
+      if (p) problems.push({ path: `${path}.${key}`, message: p });
+    }
+  }
+  if (by.id != null && !isUuid(by.id)) {
+    problems.push({ path: `${path}.id`, message: 'is not a profile id' });
+  }
+  return problems;
+}
+
 export interface ProfileLookupValue {
   readonly id?: string | null;
   readonly externalId?: string | null;
@@ -122,23 +144,9 @@ export class ProfileQueryService {
     by: ProfileLookupValue,
     wants: ChildWants,
   ): Promise<ProfileWithChildren | null> {
-    const given = Object.entries(by).filter(([, v]) => v != null);
-    if (given.length !== 1) {
-      throw badInput([
-        { path: 'by', message: 'give exactly one of id, externalId, alias, email, anonId' },
-      ]);
-    }
-    const ws = scope.workspaceId;
-    const problems: InputProblem[] = [];
-    for (const [key, value] of Object.entries({ ...by.alias, ...by })) {
-      if (typeof value === 'string') {
-        const p = textProblem(value, 1024);
-        if (p) problems.push({ path: `by.${key}`, message: p });
-      }
-    }
-    if (by.id != null && !isUuid(by.id))
-      problems.push({ path: 'by.id', message: 'is not a profile id' });
+    const problems = lookupProblems(by, 'by');
     if (problems.length > 0) throw badInput(problems);
+    const ws = scope.workspaceId;
 
     const key: ProfileKey =
       by.id != null

@@ -219,7 +219,6 @@ export class QueueRepository {
           erased.map((r) => ({
             id: Number(r.id),
             changeId: r.change_id,
-            status: r.status,
             reference: references.get(Number(r.id)) ?? null,
           })),
           now,
