@@ -114,7 +114,8 @@ describe('the gateway process', () => {
     const gateway = startGateway(dataDir, ['--enable-source-maps', entry], {
       NODE_ENV: 'development',
     });
-    const out = await gateway.listening();
+    // As above: the log line and the key banner go out on their own, wait for both.
+    const out = await gateway.listening((o) => /igw_[A-Za-z0-9_-]+/.test(o));
     const key = /igw_[A-Za-z0-9_-]+/.exec(out)?.[0];
     expect(key, out).toBeDefined();
     const url = gateway.origin();
