@@ -5,6 +5,8 @@
  */
 import { z } from 'zod';
 
+import { originProblem } from '../http/cors.js';
+
 const optionalString = z
   .string()
   .trim()
@@ -79,6 +81,22 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().trim().default('development'),
   INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
+  /** Comma-separated exact origins; blanks around commas are ignored. */
+  CORS_ORIGINS: z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((o) => o.trim())
+        .filter(Boolean),
+    )
+    .superRefine((origins, ctx) => {
+      for (const origin of origins) {
+        const problem = originProblem(origin);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      }
+    }),
   PLAYGROUND: optionalString.pipe(z.enum(['true', 'false']).optional()),
 });
 
@@ -129,6 +147,8 @@ export interface Config {
     readonly introspection: boolean;
     readonly playground: boolean;
     readonly production: boolean;
+    /** Origins whose browser apps may call `/graphql` (CORS); empty for none. */
+    readonly corsOrigins: readonly string[];
   };
   readonly db: {
     readonly url: string | null;
@@ -227,6 +247,7 @@ export function loadConfig(env: Env): Config {
       introspection: e.INTROSPECTION ? e.INTROSPECTION === 'true' : !production,
       playground: e.PLAYGROUND ? e.PLAYGROUND === 'true' : !production,
       production,
+      corsOrigins: [...new Set(e.CORS_ORIGINS)],
     },
     db: {
       url: e.DATABASE_URL ?? null,

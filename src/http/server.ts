@@ -22,6 +22,7 @@ import type { Database } from '../db/client.js';
 import { AppError } from '../lib/app-error.js';
 import { buildGatewaySchema } from './build-schema.js';
 import type { GatewayContext, Services } from './context.js';
+import { corsHandler } from './cors.js';
 import { createFormatError } from './format-error.js';
 import { safeError } from '../log.js';
 import { readiness } from './health.js';
@@ -56,6 +57,7 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
   const requestLog = logger.child({}, { redact: [] });
   const httpServer = createServer();
   const rateLimiter = new KeyRateLimiter(http.rateLimitPerMinute);
+  const applyCors = corsHandler(http.corsOrigins);
   const queryLimits = { maxDepth: http.maxQueryDepth, maxCost: http.maxQueryCost };
   const apollo = new ApolloServer<GatewayContext>({
     schema: buildGatewaySchema(),
@@ -186,6 +188,15 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     }
     if (url.pathname !== '/graphql')
       return sendJson(res, 404, { error: 'not found; GraphQL is at /graphql' });
+    if (applyCors(req, res)) return;
+    if (req.method === 'OPTIONS') {
+      // A preflight from an origin not allowed, or a plain OPTIONS: what the path accepts, and no
+      // Access-Control-* header (a browser then refuses the cross-origin request).
+      res.statusCode = 204;
+      res.setHeader('allow', 'GET, POST, OPTIONS');
+      res.end();
+      return;
+    }
 
     let body: unknown;
     try {

@@ -35,6 +35,38 @@ describe('loadConfig', () => {
     expect(config.braze).toBeNull();
   });
 
+  it('takes CORS_ORIGINS as a list of exact origins, none by default', () => {
+    expect(loadConfig({}).http.corsOrigins).toEqual([]);
+    expect(
+      loadConfig({
+        CORS_ORIGINS:
+          ' http://localhost:5173, https://admin.example.com ,https://admin.example.com',
+      }).http.corsOrigins,
+    ).toEqual(['http://localhost:5173', 'https://admin.example.com']);
+  });
+
+  it.each([
+    ['*', 'is not an origin'],
+    ['localhost:5173', 'is not an http or https origin'],
+    ['ftp://files.example.com', 'is not an http or https origin'],
+    ['https://admin.example.com/', 'write it as https://admin.example.com'],
+    ['https://admin.example.com/app', 'write it as https://admin.example.com'],
+    ['https://Admin.Example.com', 'write it as https://admin.example.com'],
+    ['https://admin.example.com:443', 'write it as https://admin.example.com'],
+  ])('refuses CORS_ORIGINS=%s, saying why', (value, why) => {
+    let error: unknown;
+    try {
+      loadConfig({ CORS_ORIGINS: `http://localhost:5173,${value}` });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^CORS_ORIGINS: /);
+    expect(problems[0]).toContain(why);
+  });
+
   it('reports every bad variable at once', () => {
     let error: unknown;
     try {
