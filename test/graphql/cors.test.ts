@@ -130,4 +130,13 @@ describe('CORS without CORS_ORIGINS', () => {
     expect(res.status).toBe(200);
     expect(accessControl(res)).toEqual({});
   });
+
+  it('answers a plain OPTIONS, with or without a body, with what /graphql accepts', async () => {
+    for (const body of [undefined, JSON.stringify({ query: QUERY })]) {
+      const res = await fetch(gw.url, { method: 'OPTIONS', body });
+      expect(res.status).toBe(204);
+      expect(res.headers.get('allow')).toBe('GET, POST, OPTIONS');
+      expect(await res.text()).toBe('');
+    }
+  });
 });
