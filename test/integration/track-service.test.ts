@@ -111,6 +111,43 @@ describe('TrackService under concurrency', () => {
   });
 });
 
+describe('TrackService touches', () => {
+  it('the profiles it writes to, found by any identifier, and no other', async () => {
+    const scope = await newScope();
+    const [a, b, c] = [anExternalId(), anExternalId(), anExternalId()];
+    const anonId = anAnonId();
+    await services.track.track(scope, {
+      events: [event({ externalId: a }), event({ externalId: b }), event({ externalId: c })],
+    });
+    await services.aliases.createAliases(scope, [
+      { externalId: b, aliasLabel: 'crm', aliasName: `crm-${b}` },
+    ]);
+    await services.track.track(scope, { events: [event({ anonId })] });
+    const updatedAt = async () =>
+      Promise.all(
+        [{ externalId: a }, { externalId: b }, { externalId: c }, { anonId }].map(async (by) =>
+          (await services.profiles.findProfile(scope, by))!.updatedAt.getTime(),
+        ),
+      );
+    const before = await updatedAt();
+    await new Promise((r) => setTimeout(r, 20));
+    const started = Date.now();
+    await services.track.track(scope, {
+      events: [
+        event({ externalId: a }),
+        event({ userAlias: { aliasLabel: 'crm', aliasName: `crm-${b}` } }),
+        event({ anonId }),
+      ],
+    });
+    const after = await updatedAt();
+    for (const i of [0, 1, 3]) {
+      expect(after[i]).toBeGreaterThanOrEqual(started);
+      expect(after[i]).toBeGreaterThan(before[i]!);
+    }
+    expect(after[2]).toBe(before[2]);
+  });
+});
+
 describe('TrackService reads by index', () => {
   it("finds and locks a request's users by their keys, whatever the size of the workspace", async () => {
     const scope = await newScope();
