@@ -321,7 +321,7 @@ export class ErasureService {
       .limit(first + 1);
     return toPage(
       rows,
-      first,
+      { first, after: page.after },
       (r) => [r.id],
       () => this.db.$count(erasures, eq(erasures.workspaceId, ws)),
     );

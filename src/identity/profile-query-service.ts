@@ -127,7 +127,7 @@ export class ProfileQueryService {
     const rows = await this.merges.list(scope.workspaceId, profileId, beforeId ?? null, first + 1);
     return toPage(
       rows,
-      first,
+      { first, after: page.after },
       (m) => [m.id],
       () => this.merges.count(scope.workspaceId, profileId),
     );
@@ -192,7 +192,7 @@ export class ProfileQueryService {
     );
     return toPage(
       rows,
-      first,
+      { first, after: page.after },
       (p) => [p.id],
       () => this.repo.countProfiles(scope.workspaceId, normalized),
     );
@@ -209,7 +209,7 @@ export class ProfileQueryService {
     const rows = await this.repo.listAliases(scope.workspaceId, filter, after, first + 1);
     return toPage(
       rows,
-      first,
+      { first, after: page.after },
       (a) => [a.aliasLabel, a.aliasName],
       () => this.repo.countAliases(scope.workspaceId, filter),
     );

@@ -9,9 +9,18 @@ export interface PageRequest {
   readonly after?: string | null;
 }
 
+/** Relay's page info, for pages read forward (`first`, `after`). */
+export interface PageInfoShape {
+  readonly hasNextPage: boolean;
+  /** Whether items come before this page: true when it starts after a cursor. */
+  readonly hasPreviousPage: boolean;
+  readonly startCursor: string | null;
+  readonly endCursor: string | null;
+}
+
 export interface Page<T> {
   readonly edges: { cursor: string; node: T }[];
-  readonly pageInfo: { hasNextPage: boolean; endCursor: string | null };
+  readonly pageInfo: PageInfoShape;
   /** Counted only when asked for. */
   readonly totalCount: () => Promise<number>;
 }
@@ -33,18 +42,33 @@ export function checkCursor(cursor: string, length: number): string[] {
   return values;
 }
 
-/** A page of `first` rows out of `rows` (one more was read to tell whether a next page exists). */
+/**
+ * A page of `first` rows out of `rows` (one more was read to tell whether a next page exists),
+ * read after the cursor `after` (null for the first page).
+ */
 export function toPage<T>(
   rows: T[],
-  first: number,
+  page: { readonly first: number; readonly after?: string | null },
   key: (row: T) => string[],
   totalCount: () => Promise<number>,
 ): Page<T> {
-  const nodes = rows.slice(0, first);
+  const nodes = rows.slice(0, page.first);
   const edges = nodes.map((node) => ({ cursor: encodeCursor(key(node)), node }));
+  return { edges, pageInfo: pageInfoOf(edges, rows.length > page.first, page.after), totalCount };
+}
+
+/** The page info of `edges`, read forward after `after`. */
+export function pageInfoOf(
+  edges: readonly { cursor: string }[],
+  hasNextPage: boolean,
+  after: string | null | undefined,
+): PageInfoShape {
   return {
-    edges,
-    pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
-    totalCount,
+    hasNextPage,
+    // Relay lets a forward page say false when it cannot tell cheaply; a page after a cursor
+    // always has the cursor's item (or the items once before it) ahead of it.
+    hasPreviousPage: after != null,
+    startCursor: edges[0]?.cursor ?? null,
+    endCursor: edges.at(-1)?.cursor ?? null,
   };
 }

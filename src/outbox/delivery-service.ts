@@ -4,6 +4,7 @@ import DataLoader from 'dataloader';
 import type { Db } from '../db/client.js';
 import { AppError, badInput } from '../lib/app-error.js';
 import { decodeCursor, encodeCursor } from '../lib/cursor.js';
+import { pageInfoOf, type Page } from '../lib/paging.js';
 import { OutboxRepository, type DeliveryFilter, type OutboxRow } from './outbox-repository.js';
 
 export type { OutboxRow } from './outbox-repository.js';
@@ -11,11 +12,7 @@ export type { OutboxRow } from './outbox-repository.js';
 export const MAX_DELIVERY_PAGE = 100;
 export const MAX_RETRY_IDS = 100;
 
-export interface DeliveryPage {
-  readonly edges: { cursor: string; node: OutboxRow }[];
-  readonly pageInfo: { hasNextPage: boolean; endCursor: string | null };
-  readonly totalCount: () => Promise<number>;
-}
+export type DeliveryPage = Page<OutboxRow>;
 
 export class DeliveryService {
   private readonly repo: OutboxRepository;
@@ -50,7 +47,7 @@ export class DeliveryService {
       .map((node) => ({ cursor: encodeCursor([String(node.id)]), node }));
     return {
       edges,
-      pageInfo: { hasNextPage: rows.length > first, endCursor: edges.at(-1)?.cursor ?? null },
+      pageInfo: pageInfoOf(edges, rows.length > first, after),
       totalCount: () => this.repo.count(workspaceId, filter),
     };
   }

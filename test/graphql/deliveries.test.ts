@@ -42,7 +42,7 @@ const IDENTIFY = `mutation ($input: IdentifyUsersInput!) {
 }`;
 const LIST = `query ($first: Int, $after: String, $vendor: Vendor, $status: DeliveryStatus) {
   deliveries(first: $first, after: $after, vendor: $vendor, status: $status) {
-    totalCount pageInfo { hasNextPage endCursor } edges { node { id vendor status attempts lastError } }
+    totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { cursor node { id vendor status attempts lastError } }
   }
 }`;
 const RETRY = `mutation ($ids: [ID!]!) { retryDeliveries(ids: $ids) { id status attempts } }`;
@@ -116,7 +116,16 @@ describe('deliveries over GraphQL', () => {
       after: all.data?.deliveries.pageInfo.endCursor,
     });
     expect(rest.data?.deliveries.edges).toHaveLength(2);
-    expect(rest.data?.deliveries.pageInfo.hasNextPage).toBe(false);
+    expect(rest.data?.deliveries.pageInfo).toMatchObject({
+      hasNextPage: false,
+      hasPreviousPage: true,
+      startCursor: rest.data?.deliveries.edges[0].cursor,
+    });
+    expect(all.data?.deliveries.pageInfo).toMatchObject({
+      hasNextPage: true,
+      hasPreviousPage: false,
+      startCursor: all.data?.deliveries.edges[0].cursor,
+    });
     expect((await gw.gql(key, LIST, { vendor: 'BRAZE' })).data?.deliveries.totalCount).toBe(3);
     await eventually(
       () => gw.gql(key, LIST, { status: 'DELIVERED' }),

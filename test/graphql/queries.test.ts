@@ -21,7 +21,7 @@ const LOOKUP = `query ($by: ProfileLookup!) { profile(by: $by) { id externalId e
 const PAGE = `query ($first: Int, $after: String, $identified: Boolean, $email: String) {
   profiles(first: $first, after: $after, identified: $identified, email: $email) {
     totalCount
-    pageInfo { hasNextPage endCursor }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
     edges { cursor node { id externalId } }
   }
 }`;
@@ -102,11 +102,23 @@ describe('profiles', () => {
       expect(conn.totalCount).toBe(7);
       seen.push(...conn.edges.map((e: { node: { externalId: string } }) => e.node.externalId));
       expect(conn.edges.at(-1)?.cursor ?? null).toBe(conn.pageInfo.endCursor);
+      expect(conn.edges[0]?.cursor ?? null).toBe(conn.pageInfo.startCursor);
+      expect(conn.pageInfo.hasPreviousPage).toBe(page > 0);
       if (!conn.pageInfo.hasNextPage) break;
       after = conn.pageInfo.endCursor;
       expect(after).not.toContain(conn.edges.at(-1).node.id);
     }
     expect(seen).toEqual(ids);
+    // An empty page has no cursors; one read after a cursor still has items before it.
+    const last = (await gw.gql(key, PAGE, { first: 7 })).data!.profiles.pageInfo.endCursor;
+    const empty = (await gw.gql(key, PAGE, { first: 3, after: last })).data!.profiles;
+    expect(empty.edges).toEqual([]);
+    expect(empty.pageInfo).toEqual({
+      hasNextPage: false,
+      hasPreviousPage: true,
+      startCursor: null,
+      endCursor: null,
+    });
   });
 
   it('filters by identified and by email', async () => {

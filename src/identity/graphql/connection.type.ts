@@ -11,12 +11,31 @@ import {
 } from 'type-graphql';
 import { edges } from '../../lib/query-cost.js';
 
-@ObjectType()
+@ObjectType({
+  description:
+    'Where a page lies in its list (Relay cursor connections). Read forward: pass `endCursor` as `after` while `hasNextPage` is true.',
+})
 export class PageInfo {
-  @Field(() => Boolean)
+  @Field(() => Boolean, { description: 'True when more items follow this page.' })
   hasNextPage: boolean;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => Boolean, {
+    description:
+      'True when items come before this page, that is when it was read `after` a cursor.',
+  })
+  hasPreviousPage: boolean;
+
+  @Field(() => String, {
+    nullable: true,
+    description: "The first edge's cursor; null for an empty page.",
+  })
+  startCursor: string | null;
+
+  @Field(() => String, {
+    nullable: true,
+    description:
+      "The last edge's cursor, to pass as `after` for the next page; null for an empty page.",
+  })
   endCursor: string | null;
 }
 
