@@ -31,10 +31,13 @@ export class ErasureResolver {
   @Authorized('users:delete')
   @Mutation(() => ForgetUsersPayload, {
     description:
-      'Forgets people: erases them here at once, queues their deletion at Braze and Mixpanel, keeps a receipt of fingerprints, and (with suppress) refuses their identifiers from now on.',
+      'Forgets people: erases them here at once, queues their deletion at Braze and Mixpanel, keeps a receipt of fingerprints, and (with suppress) refuses their identifiers from now on. Requires the scope `users:delete` (implied by `admin`).',
   })
   forgetUsers(
-    @Arg('input', () => ForgetUsersInput) input: ForgetUsersInput,
+    @Arg('input', () => ForgetUsersInput, {
+      description: 'The people to forget (1 to 50) and the options.',
+    })
+    input: ForgetUsersInput,
     @Ctx() ctx: GatewayContext,
   ): Promise<ForgetResult> {
     return ctx.services.erasure.forget(ctx.scope, input);
@@ -43,10 +46,14 @@ export class ErasureResolver {
   @Authorized('users:delete')
   @Mutation(() => Int, {
     description:
-      'Takes identifiers off the suppression list (given as identifiers again, not profile ids); returns how many were on it.',
+      'Takes identifiers off the suppression list, so that they may be tracked and identified again; returns how many were on it. Requires the scope `users:delete`.',
   })
   liftSuppression(
-    @Arg('users', () => [ProfileLookup]) users: ProfileLookup[],
+    @Arg('users', () => [ProfileLookup], {
+      description:
+        '1 to 50 identifiers, each given again as exactly one of externalId, alias, email or anonId, e.g. { externalId: "user-42" }. A profile id names no identifier: BAD_USER_INPUT.',
+    })
+    users: ProfileLookup[],
     @Ctx() ctx: GatewayContext,
   ): Promise<number> {
     return ctx.services.erasure.liftSuppression(ctx.scope, users);
@@ -54,21 +61,40 @@ export class ErasureResolver {
 
   @Authorized('users:delete')
   @Query(() => erasureConnection.Connection, {
-    description: 'Erasure receipts, newest first.',
+    description:
+      "The workspace's erasure receipts, newest first. Requires the scope `users:delete`.",
     complexity: page,
   })
   erasures(
-    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('first', () => Int, {
+      nullable: true,
+      defaultValue: 20,
+      description: 'How many receipts to return, 0 to 100 (else BAD_USER_INPUT).',
+    })
+    first: number,
+    @Arg('after', () => String, {
+      nullable: true,
+      description:
+        "Start after this cursor: a previous page's pageInfo.endCursor from this same list.",
+    })
+    after: string | null,
     @Ctx() ctx: GatewayContext,
   ): Promise<Page<ErasureReceipt>> {
     return ctx.services.erasure.list(ctx.scope, { first, after });
   }
 
   @Authorized('users:delete')
-  @Query(() => Erasure, { nullable: true })
+  @Query(() => Erasure, {
+    nullable: true,
+    description:
+      'One erasure receipt, or null when the workspace has none with this id. Requires the scope `users:delete`.',
+  })
   erasure(
-    @Arg('id', () => ID) id: string,
+    @Arg('id', () => ID, {
+      description:
+        'The receipt id (Erasure.id, a UUID), as forgetUsers returned it; one that is not a UUID is BAD_USER_INPUT.',
+    })
+    id: string,
     @Ctx() ctx: GatewayContext,
   ): Promise<ErasureReceipt | null> {
     return ctx.services.erasure.erasure(ctx.scope, id);
@@ -79,7 +105,7 @@ export class ErasureResolver {
 export class ErasureFieldResolver {
   @FieldResolver(() => [Delivery], {
     description:
-      'The vendor deletions: Braze /users/delete, Mixpanel profile deletion and (with a GDPR token) data deletion.',
+      'The vendor deletions (type identity.erased.v1): Braze /users/delete, Mixpanel profile deletion and (with a GDPR token) data deletion. Empty when there was nothing to send, and on dryRun.',
   })
   deliveries(@Root() erasure: ErasureReceipt, @Ctx() ctx: GatewayContext): Promise<OutboxRow[]> {
     return ctx.loaders.deliveries.load(erasure.id);

@@ -13,13 +13,19 @@ export enum ForgetOutcome {
 }
 registerEnumType(ForgetOutcome, {
   name: 'ForgetOutcome',
+  description: 'Whether forgetUsers forgot the person that one entry of input.users names.',
   valuesConfig: {
-    FORGOTTEN: { description: 'The person was erased here; vendor deletions are queued.' },
+    FORGOTTEN: {
+      description:
+        'The person was erased here and their vendor deletions are queued (on dryRun: would be).',
+    },
     NOT_FOUND: {
       description:
-        'No live profile holds the identifier (it is still suppressed when suppress is true).',
+        'No live profile holds the identifier: a receipt of no identifiers is written, nothing is sent to the vendors, and the identifier is still suppressed when suppress is true.',
     },
-    REJECTED: { description: 'The lookup is malformed; `reason` says how.' },
+    REJECTED: {
+      description: 'The lookup is malformed and nothing was done for it; `reason` says how.',
+    },
   },
 });
 
@@ -30,25 +36,33 @@ export enum ErasureStatus {
 }
 registerEnumType(ErasureStatus, {
   name: 'ErasureStatus',
+  description:
+    "Where an erasure stands: the person is always erased here at once; the status follows the vendors' deletions.",
   valuesConfig: {
     PENDING: { description: 'Erased here; a vendor deletion is still waiting or retrying.' },
-    COMPLETED: { description: 'Erased here, and every vendor deletion was delivered.' },
+    COMPLETED: {
+      description:
+        'Erased here, and every vendor deletion was delivered (at once when there was none to send).',
+    },
     FAILED: {
-      description: 'A vendor deletion is DEAD (see deliveries); retryDeliveries sends it again.',
+      description:
+        'A vendor deletion is DEAD (see deliveries); retryDeliveries requeues it and puts the erasure back to PENDING.',
     },
   },
 });
 
-@InputType()
+@InputType({ description: 'Whom forgetUsers forgets, and how.' })
 export class ForgetUsersInput {
   @Field(() => [ProfileLookup], {
-    description: '1 to 50 people, each named by exactly one identifier (or a profile id).',
+    description:
+      '1 to 50 people, each named by exactly one identifier (or a profile id), resolved as profile(by:) resolves it. Fewer or more is BAD_USER_INPUT; a malformed lookup is REJECTED on its own.',
   })
   users: ProfileLookup[];
 
   @Field(() => String, {
     nullable: true,
-    description: 'Kept on the receipt (e.g. a ticket number); at most 200 characters.',
+    description:
+      'Kept on the receipt, e.g. a ticket number such as "DSR-1187" (not the person\'s name); at most 200 characters.',
   })
   reason?: string | null;
 
@@ -56,20 +70,22 @@ export class ForgetUsersInput {
     nullable: true,
     defaultValue: true,
     description:
-      'Put every identifier of the person on the suppression list: trackUsers drops them, createAliases and identifyUsers refuse them.',
+      'Put every identifier of the person on the suppression list: trackUsers then drops them, createAliases and identifyUsers refuse them (reason FORGOTTEN), until liftSuppression.',
   })
   suppress?: boolean | null;
 
   @Field(() => Boolean, {
     nullable: true,
     defaultValue: false,
-    description: 'Report who would be forgotten and write nothing.',
+    description:
+      'Report who would be forgotten, with the receipts that would be written, and write or send nothing.',
   })
   dryRun?: boolean | null;
 
   @Field(() => String, {
     nullable: true,
-    description: 'A repeat with the same key returns the first result and erases nothing more.',
+    description:
+      'A repeat with the same key within the idempotency window (24 hours by default) returns the first result and erases nothing more; the same key with another request is CONFLICT. At most 255 characters; ignored on dryRun.',
   })
   idempotencyKey?: string | null;
 }
@@ -79,63 +95,83 @@ export class ForgetUsersInput {
     'Proof that a person was forgotten, without naming them: keyed fingerprints of the identifiers they held.',
 })
 export class Erasure {
-  @Field(() => ID)
+  @Field(() => ID, {
+    description:
+      'The receipt id, a UUID, e.g. "01a22dca-d92f-744f-8315-3893069e646e"; erasure(id:) takes it.',
+  })
   id: string;
 
-  @Field(() => ErasureStatus)
+  @Field(() => ErasureStatus, { description: "Where the vendors' deletions stand." })
   status: ErasureStatus;
 
-  @Field(() => Date)
+  @Field(() => Date, { description: 'When forgetUsers erased the person here.' })
   requestedAt: Date;
 
   @Field(() => Date, {
     nullable: true,
-    description: 'When the last vendor deletion was delivered.',
+    description:
+      'When the erasure became COMPLETED: the last vendor deletion was delivered (or at once when there was none); null otherwise.',
   })
   completedAt: Date | null;
 
-  @Field(() => String, { nullable: true })
+  @Field(() => String, {
+    nullable: true,
+    description: "The reason given in forgetUsers' input, as given; null when none was.",
+  })
   reason: string | null;
 
-  @Field(() => Int, { description: 'Identifiers the person held when forgotten.' })
+  @Field(() => Int, {
+    description:
+      'How many identifiers (external id, email, aliases and anonymous ids) the person held when forgotten; 0 for NOT_FOUND.',
+  })
   identifierCount: number;
 
   @Field(() => [String], {
     description:
-      "HMAC-SHA-256 (hex) of each identifier under the workspace's erasure secret; never the identifiers.",
+      "HMAC-SHA-256 (hex) of each identifier the person held, under the workspace's erasure secret; never the identifiers themselves.",
   })
   fingerprints: string[];
 
   @Field(() => [String], {
     description:
-      'What this erasure could not reach. MIXPANEL_EVENTS: Mixpanel has no GDPR token in this workspace, so its profiles were deleted but not its events.',
+      'What this erasure could not reach. MIXPANEL_EVENTS: Mixpanel has no GDPR token in this workspace, so its profiles were deleted but not its events. Empty when nothing was left out.',
   })
   notErased: string[];
 }
 
-@ObjectType()
+@ObjectType({ description: 'What forgetUsers did with one entry of input.users.' })
 export class ForgetResult {
-  @Field(() => Int, { description: 'Position in input.users.' })
+  @Field(() => Int, { description: 'Position in input.users, from 0.' })
   index: number;
 
-  @Field(() => ForgetOutcome)
+  @Field(() => ForgetOutcome, { description: 'Whether the person was forgotten.' })
   outcome: ForgetOutcome;
 
-  @Field(() => String, { nullable: true, description: 'Why a lookup was REJECTED.' })
+  @Field(() => String, {
+    nullable: true,
+    description:
+      'Why the lookup was REJECTED, e.g. "by: give exactly one of id, externalId, alias, email, anonId"; null otherwise.',
+  })
   reason: string | null;
 
   @Field(() => Erasure, {
     nullable: true,
-    description: 'The receipt (on dryRun, the one that would be written; not stored).',
+    description:
+      'The receipt, for FORGOTTEN and NOT_FOUND (one person named twice shares one); on dryRun the one that would be written, not stored. Null for REJECTED.',
   })
   erasure: Erasure | null;
 }
 
-@ObjectType()
+@ObjectType({ description: "forgetUsers' answer." })
 export class ForgetUsersPayload {
-  @Field(() => Boolean)
+  @Field(() => Boolean, {
+    description: 'True when this was a dry run: nothing was written or sent.',
+  })
   dryRun: boolean;
 
-  @Field(() => [ForgetResult], { complexity: listOf(MAX_FORGET_USERS) })
+  @Field(() => [ForgetResult], {
+    description: 'One result per entry of input.users, in the same order.',
+    complexity: listOf(MAX_FORGET_USERS),
+  })
   results: ForgetResult[];
 }

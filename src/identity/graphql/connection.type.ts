@@ -47,21 +47,30 @@ export interface PageShape<T> {
 }
 
 export function connectionType<T extends object>(node: ClassType<T>, name: string) {
-  @ObjectType(`${name}Edge`)
+  @ObjectType(`${name}Edge`, { description: `One ${name} of a page, with its cursor.` })
   class Edge {
-    @Field(() => String)
+    @Field(() => String, {
+      description: `Opaque position of this ${name} in the list: pass it as \`after\` to read the items that follow it.`,
+    })
     cursor: string;
 
-    @Field(() => node)
+    @Field(() => node, { description: `The ${name} itself.` })
     node: T;
   }
 
-  @ObjectType(`${name}Connection`)
+  @ObjectType(`${name}Connection`, {
+    description: `A page of ${name} items (Relay cursor connection): ask for \`first\` (0 to 100, 20 by default) items \`after\` a cursor.`,
+  })
   class Connection {
-    @Field(() => [Edge], { complexity: edges })
+    @Field(() => [Edge], {
+      complexity: edges,
+      description: 'The items of this page, in the order of the list.',
+    })
     edges: Edge[];
 
-    @Field(() => PageInfo)
+    @Field(() => PageInfo, {
+      description: 'Where this page lies: cursors and whether more follow.',
+    })
     pageInfo: PageInfo;
   }
 

@@ -33,10 +33,13 @@ export class IdentifyResolver {
   @Authorized('users:identify')
   @Mutation(() => IdentifyUsersPayload, {
     description:
-      'Attaches aliases, emails and anon ids to external ids by the rules of Braze and Mixpanel.',
+      'Attaches aliases, emails and anonymous ids to external ids by the rules of Braze and Mixpanel, merging unidentified profiles into identified ones in one transaction; each change is then sent to the configured vendors. Needs the users:identify scope.',
   })
   identifyUsers(
-    @Arg('input', () => IdentifyUsersInput) input: IdentifyUsersInput,
+    @Arg('input', () => IdentifyUsersInput, {
+      description: 'The items to decide: 1 to 50 identifiers across the three lists.',
+    })
+    input: IdentifyUsersInput,
     @Ctx() ctx: GatewayContext,
   ): Promise<IdentifyUsersResult> {
     return ctx.services.identity.identify(ctx.scope, input);
@@ -45,23 +48,41 @@ export class IdentifyResolver {
   @Authorized('users:identify')
   @Mutation(() => Merge, {
     description:
-      "Restores both profiles of a merge, if nothing has touched the survivor's merged fields since (else CONFLICT).",
+      'Takes back one merge: the survivor gives back what the merge gave it and the absorbed profile is live again; returns the merge with undoneAt set. CONFLICT, with nothing changed, if a field in changedFields changed since, the merge was undone already or either profile was merged again; needs the users:identify scope.',
   })
-  undoMerge(@Arg('id', () => ID) id: string, @Ctx() ctx: GatewayContext): Promise<MergeRow> {
+  undoMerge(
+    @Arg('id', () => ID, {
+      description:
+        'The merge id (Merge.id, a UUID), e.g. "01a2082f-0c3e-7b52-a1d4-2e9f5c7b8a60"; an id that names no merge of the workspace is NOT_FOUND.',
+    })
+    id: string,
+    @Ctx() ctx: GatewayContext,
+  ): Promise<MergeRow> {
     return ctx.services.undo.undo(ctx.scope, id);
   }
 
   @Authorized('profiles:read')
   @Query(() => mergeConnection.Connection, {
-    description: 'Merges, newest first.',
+    description:
+      "The workspace's merge journal, newest first, undone merges included. Needs the profiles:read scope.",
     complexity: page,
   })
   merges(
-    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
+    @Arg('first', () => Int, {
+      nullable: true,
+      defaultValue: 20,
+      description: 'How many merges to return, 0 to 100.',
+    })
+    first: number,
+    @Arg('after', () => String, {
+      nullable: true,
+      description: 'Start after this cursor: the endCursor of the previous page.',
+    })
+    after: string | null,
     @Arg('profileId', () => ID, {
       nullable: true,
-      description: 'Merges this profile survived or was absorbed in.',
+      description:
+        'Only the merges this profile survived or was absorbed in; a profile id (a UUID), e.g. "01a2082e-fd66-72e3-865d-40d375188573".',
     })
     profileId: string | null,
     @Ctx() ctx: GatewayContext,
@@ -74,7 +95,8 @@ export class IdentifyResolver {
 export class IdentifyResultResolver {
   @FieldResolver(() => Profile, {
     nullable: true,
-    description: 'The profile holding the identifier afterwards.',
+    description:
+      'The profile holding the identifier afterwards (on dryRun, as it is now). For REJECTED identified_by_other_external_id or too_many_identifiers, the profile in the way; null for NOT_FOUND, AMBIGUOUS and other rejections.',
   })
   profile(
     @Root() result: IdentifyResult,
@@ -83,7 +105,10 @@ export class IdentifyResultResolver {
     return result.profileId ? ctx.loaders.profile.load(result.profileId) : null;
   }
 
-  @FieldResolver(() => Merge, { nullable: true, description: 'Set for MERGED (not on dryRun).' })
+  @FieldResolver(() => Merge, {
+    nullable: true,
+    description: 'The journal entry of the merge, for MERGED; null otherwise and on dryRun.',
+  })
   merge(
     @Root() result: IdentifyResult,
     @Ctx() ctx: GatewayContext,
@@ -92,7 +117,8 @@ export class IdentifyResultResolver {
   }
 
   @FieldResolver(() => [Delivery], {
-    description: 'Vendor deliveries of this change (none on dryRun).',
+    description:
+      'The vendor deliveries of this change, for MERGED and IDENTIFIED; empty otherwise and on dryRun.',
     complexity: listOf(VENDOR_NAMES.length),
   })
   deliveries(
@@ -105,7 +131,9 @@ export class IdentifyResultResolver {
 
 @Resolver(() => Merge)
 export class MergeResolver {
-  @FieldResolver(() => Profile)
+  @FieldResolver(() => Profile, {
+    description: 'The identified profile that absorbed the other and holds externalId.',
+  })
   async survivor(@Root() merge: MergeRow, @Ctx() ctx: GatewayContext): Promise<ProfileRow> {
     const profile = await ctx.loaders.profile.load(merge.survivorId);
     if (!profile) throw new Error(`merge ${merge.id} names a missing survivor`);
@@ -118,7 +146,8 @@ export class MergeResolver {
   }
 
   @FieldResolver(() => [Delivery], {
-    description: 'What each vendor was told of this merge.',
+    description:
+      'What each vendor was told of this merge, followed by the SKIPPED deliveries that record its undo.',
     complexity: listOf(VENDOR_NAMES.length),
   })
   deliveries(@Root() merge: MergeRow, @Ctx() ctx: GatewayContext): Promise<OutboxRow[]> {
@@ -129,7 +158,7 @@ export class MergeResolver {
 @Resolver(() => Profile)
 export class ProfileMergesResolver {
   @FieldResolver(() => [Merge], {
-    description: 'Merges this profile survived, newest first.',
+    description: 'The merges this profile survived, newest first, undone ones included.',
     complexity: perProfile,
   })
   merges(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<MergeRow[]> {

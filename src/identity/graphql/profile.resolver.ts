@@ -38,9 +38,16 @@ export const UserAliasConnectionResolver = userAliasConnection.ConnectionResolve
 @Resolver()
 export class ProfileQueryResolver {
   @Authorized('profiles:read')
-  @Query(() => Profile, { nullable: true, description: 'One profile, found by exactly one key.' })
+  @Query(() => Profile, {
+    nullable: true,
+    description:
+      "One live profile, found by exactly one key, or null when none matches; an absorbed profile's id returns the profile it was merged into. Needs the profiles:read scope.",
+  })
   async profile(
-    @Arg('by', () => ProfileLookup) by: ProfileLookup,
+    @Arg('by', () => ProfileLookup, {
+      description: 'The key to look for, e.g. { externalId: "user-42" }.',
+    })
+    by: ProfileLookup,
     @Ctx() ctx: GatewayContext,
     @Info() info: GraphQLResolveInfo,
   ): Promise<ProfileRow | null> {
@@ -54,14 +61,34 @@ export class ProfileQueryResolver {
 
   @Authorized('profiles:read')
   @Query(() => profileConnection.Connection, {
-    description: 'Live profiles, oldest first.',
+    description:
+      'Live profiles (not absorbed into another), oldest first. Needs the profiles:read scope.',
     complexity: page,
   })
   profiles(
-    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
-    @Arg('identified', () => Boolean, { nullable: true }) identified: boolean | null,
-    @Arg('email', () => String, { nullable: true }) email: string | null,
+    @Arg('first', () => Int, {
+      nullable: true,
+      defaultValue: 20,
+      description: 'How many profiles to return, 0 to 100.',
+    })
+    first: number,
+    @Arg('after', () => String, {
+      nullable: true,
+      description: 'Start after this cursor: the endCursor of the previous page.',
+    })
+    after: string | null,
+    @Arg('identified', () => Boolean, {
+      nullable: true,
+      description:
+        'true: only profiles with an external id; false: only those without; omitted: both.',
+    })
+    identified: boolean | null,
+    @Arg('email', () => String, {
+      nullable: true,
+      description:
+        'Only profiles with this email, compared trimmed and lower-cased, e.g. "ada@example.com".',
+    })
+    email: string | null,
     @Ctx() ctx: GatewayContext,
   ) {
     return ctx.services.profiles.listProfiles(ctx.scope, { identified, email }, { first, after });
@@ -69,14 +96,32 @@ export class ProfileQueryResolver {
 
   @Authorized('profiles:read')
   @Query(() => userAliasConnection.Connection, {
-    description: 'Aliases in (label, name) order.',
+    description:
+      "The workspace's aliases in (aliasLabel, aliasName) order, anonymous ids included. Needs the profiles:read scope.",
     complexity: page,
   })
   aliases(
-    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
-    @Arg('aliasLabel', () => String, { nullable: true }) aliasLabel: string | null,
-    @Arg('aliasName', () => String, { nullable: true }) aliasName: string | null,
+    @Arg('first', () => Int, {
+      nullable: true,
+      defaultValue: 20,
+      description: 'How many aliases to return, 0 to 100.',
+    })
+    first: number,
+    @Arg('after', () => String, {
+      nullable: true,
+      description: 'Start after this cursor: the endCursor of the previous page.',
+    })
+    after: string | null,
+    @Arg('aliasLabel', () => String, {
+      nullable: true,
+      description: 'Only aliases with exactly this label, e.g. "crm_id".',
+    })
+    aliasLabel: string | null,
+    @Arg('aliasName', () => String, {
+      nullable: true,
+      description: 'Only aliases with exactly this name, e.g. "C-1001".',
+    })
+    aliasName: string | null,
     @Ctx() ctx: GatewayContext,
   ) {
     return ctx.services.profiles.listAliases(
@@ -95,7 +140,8 @@ export class ProfileFieldResolver {
   }
 
   @FieldResolver(() => [UserAlias], {
-    description: 'Every alias, anon ids included.',
+    description:
+      'Every alias the profile holds, anonymous ids included, in (aliasLabel, aliasName) order.',
     complexity: perProfile,
   })
   aliases(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<AliasRow[]> {
@@ -103,7 +149,8 @@ export class ProfileFieldResolver {
   }
 
   @FieldResolver(() => [String], {
-    description: "Aliases under the workspace's anon-id label.",
+    description:
+      'The anonymous ids the profile holds (its aliases under the workspace\'s anon-id label), e.g. "$device:3f2c1a9e-7b4d-4e21-9c3a-5d6e7f809a1b".',
     complexity: perProfile,
   })
   async anonIds(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<string[]> {
@@ -111,7 +158,9 @@ export class ProfileFieldResolver {
     return all.filter((a) => a.aliasLabel === ctx.scope.anonIdLabel).map((a) => a.aliasName);
   }
 
-  @FieldResolver(() => [EventSummary])
+  @FieldResolver(() => [EventSummary], {
+    description: 'One summary per custom event name the profile sent, in name order.',
+  })
   async events(
     @Root() profile: ProfileRow,
     @Ctx() ctx: GatewayContext,
@@ -133,7 +182,9 @@ export class ProfileFieldResolver {
     }));
   }
 
-  @FieldResolver(() => PurchaseSummary)
+  @FieldResolver(() => PurchaseSummary, {
+    description: "Totals of the profile's purchases; zero counts and null times before any.",
+  })
   async purchases(
     @Root() profile: ProfileRow,
     @Ctx() ctx: GatewayContext,
@@ -150,12 +201,16 @@ export class ProfileFieldResolver {
     };
   }
 
-  @FieldResolver(() => [PushToken])
+  @FieldResolver(() => [PushToken], {
+    description: 'The push tokens registered to the profile, by appId, then token.',
+  })
   pushTokens(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<PushToken[]> {
     return ctx.loaders.pushTokens.load(profile.id);
   }
 
-  @FieldResolver(() => [AppSummary], { description: 'Sessions per app.' })
+  @FieldResolver(() => [AppSummary], {
+    description: 'Session totals per app, by appId; sessions sent without an app have appId null.',
+  })
   async apps(@Root() profile: ProfileRow, @Ctx() ctx: GatewayContext): Promise<AppSummary[]> {
     const rows = await ctx.loaders.appSessions.load(profile.id);
     return rows.map((r) => ({
@@ -169,7 +224,7 @@ export class ProfileFieldResolver {
 
 @Resolver(() => UserAlias)
 export class UserAliasResolver {
-  @FieldResolver(() => Profile)
+  @FieldResolver(() => Profile, { description: 'The live profile holding the alias.' })
   async profile(@Root() alias: AliasRow, @Ctx() ctx: GatewayContext): Promise<ProfileRow> {
     const profile = await ctx.loaders.profile.load(alias.profileId);
     if (!profile) throw new Error(`alias points at a missing profile ${alias.profileId}`);

@@ -6,21 +6,21 @@ import { UserAlias } from './profile.type.js';
 import { listOf } from '../../lib/query-cost.js';
 import { MAX_ALIASES_PER_REQUEST } from '../alias-service.js';
 
-@ObjectType()
+@ObjectType({ description: 'What trackUsers applied, by kind of object.' })
 export class TrackUsersPayload {
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Attribute objects applied (suppressed ones left out).' })
   attributesProcessed: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Events recorded (suppressed ones left out).' })
   eventsProcessed: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Purchases recorded (suppressed ones left out).' })
   purchasesProcessed: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Sessions recorded (suppressed ones left out).' })
   sessionsProcessed: number;
 
-  @Field(() => Int)
+  @Field(() => Int, { description: 'Push tokens registered (suppressed ones left out).' })
   pushTokensProcessed: number;
 
   @Field(() => Int, {
@@ -29,7 +29,9 @@ export class TrackUsersPayload {
   })
   suppressed: number;
 
-  @Field(() => String)
+  @Field(() => String, {
+    description: 'Always "success"; a request that fails answers a GraphQL error instead.',
+  })
   message: string;
 }
 
@@ -44,12 +46,17 @@ export class RejectedAlias {
   reason: string;
 }
 
-@ObjectType()
+@ObjectType({ description: 'What createAliases stored and what it refused.' })
 export class CreateAliasesPayload {
-  @Field(() => Int)
+  @Field(() => Int, {
+    description:
+      'Aliases now in place, created or already there (the length of aliases); refused ones are not counted.',
+  })
   aliasesProcessed: number;
 
-  @Field(() => String)
+  @Field(() => String, {
+    description: 'Always "success"; a request that fails answers a GraphQL error instead.',
+  })
   message: string;
 
   @Field(() => [UserAlias], {
@@ -58,6 +65,9 @@ export class CreateAliasesPayload {
   })
   aliases: UserAlias[];
 
-  @Field(() => [RejectedAlias], { complexity: listOf(MAX_ALIASES_PER_REQUEST) })
+  @Field(() => [RejectedAlias], {
+    description: 'The aliases refused on their own, with their input position; empty when none.',
+    complexity: listOf(MAX_ALIASES_PER_REQUEST),
+  })
   rejected: RejectedAlias[];
 }

@@ -26,14 +26,33 @@ export const DeliveryConnectionResolver = deliveryConnection.ConnectionResolver;
 export class DeliveryResolver {
   @Authorized('profiles:read')
   @Query(() => deliveryConnection.Connection, {
-    description: 'Deliveries, newest first.',
+    description:
+      "The workspace's deliveries to Mixpanel and Braze, newest first, optionally filtered by vendor and status. Requires the scope `profiles:read`.",
     complexity: page,
   })
   deliveries(
-    @Arg('first', () => Int, { nullable: true, defaultValue: 20 }) first: number,
-    @Arg('after', () => String, { nullable: true }) after: string | null,
-    @Arg('vendor', () => Vendor, { nullable: true }) vendor: Vendor | null,
-    @Arg('status', () => DeliveryStatus, { nullable: true }) status: DeliveryStatus | null,
+    @Arg('first', () => Int, {
+      nullable: true,
+      defaultValue: 20,
+      description: 'How many deliveries to return, 0 to 100 (else BAD_USER_INPUT).',
+    })
+    first: number,
+    @Arg('after', () => String, {
+      nullable: true,
+      description:
+        "Start after this cursor: a previous page's pageInfo.endCursor from this same list.",
+    })
+    after: string | null,
+    @Arg('vendor', () => Vendor, {
+      nullable: true,
+      description: 'Only deliveries to this vendor.',
+    })
+    vendor: Vendor | null,
+    @Arg('status', () => DeliveryStatus, {
+      nullable: true,
+      description: 'Only deliveries in this status, e.g. DEAD to find those to retry.',
+    })
+    status: DeliveryStatus | null,
     @Ctx() ctx: GatewayContext,
   ) {
     return ctx.services.deliveries.list(ctx.scope.workspaceId, { vendor, status }, first, after);
@@ -41,11 +60,16 @@ export class DeliveryResolver {
 
   @Authorized('deliveries:write')
   @Mutation(() => [Delivery], {
-    description: 'Makes DEAD or RETRYING deliveries due now with a fresh attempt budget.',
+    description:
+      'Requeues DEAD and RETRYING deliveries as PENDING, due now, with attempts reset to 0 (they still go after earlier deliveries of the same profile); other statuses, and deliveries being sent at that moment, are returned unchanged. Requires the scope `deliveries:write`; returns the deliveries in id order.',
     complexity: listOf(MAX_RETRY_IDS),
   })
   retryDeliveries(
-    @Arg('ids', () => [ID]) ids: string[],
+    @Arg('ids', () => [ID], {
+      description:
+        'Ids of 1 to 100 deliveries of the workspace, e.g. ["1842"]. An id of no delivery here is NOT_FOUND and requeues nothing.',
+    })
+    ids: string[],
     @Ctx() ctx: GatewayContext,
   ): Promise<OutboxRow[]> {
     return ctx.services.deliveries.retry(ctx.scope.workspaceId, ids);
@@ -56,7 +80,8 @@ export class DeliveryResolver {
 export class DeliveryFieldResolver {
   @FieldResolver(() => Date, {
     nullable: true,
-    description: 'When the next attempt is due; null once final.',
+    description:
+      'When the next attempt is due, while PENDING or RETRYING; null in any other status.',
   })
   nextAttemptAt(@Root() row: OutboxRow): Date | null {
     return row.status === 'PENDING' || row.status === 'RETRYING' ? row.nextAttemptAt : null;
