@@ -1,4 +1,4 @@
-// Lint rules, including the import boundaries of the layers (see README "Layout").
+// Lint rules, including the import boundaries of the layers (see docs/development.md, "Layout").
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 

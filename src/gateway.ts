@@ -11,6 +11,7 @@ import { ErasureService } from './erasure/erasure-service.js';
 import { SuppressionList } from './erasure/suppression.js';
 import type { Services } from './http/context.js';
 import { Metrics } from './http/metrics.js';
+import { LiveHub } from './live/changes.js';
 import { startHttpServer, type RunningServer } from './http/server.js';
 import { AliasService } from './identity/alias-service.js';
 import { IdentityService } from './identity/identity-service.js';
@@ -37,6 +38,7 @@ export function createServices(
   const profiles = new ProfileQueryService(db, clock, database.reads);
   const suppressions = new SuppressionList();
   return {
+    live: new LiveHub(database),
     auth: new AuthService(db, config.auth.keyCacheMs),
     profiles,
     track: new TrackService(db, suppressions, clock),
@@ -135,6 +137,7 @@ export async function startGateway(
     stop: async () => {
       await server.stop();
       await dispatcher?.stop();
+      await services.live.close();
     },
   };
 }

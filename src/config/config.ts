@@ -81,6 +81,10 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   NODE_ENV: z.string().trim().default('development'),
   INTROSPECTION: optionalString.pipe(z.enum(['true', 'false']).optional()),
+  SUBSCRIPTIONS_PER_CONNECTION: positiveInt(25),
+  SUBSCRIPTIONS_PER_KEY: positiveInt(500),
+  SUBSCRIPTION_QUEUE: positiveInt(100),
+  WS_INIT_TIMEOUT_MS: positiveInt(5_000),
   /** Comma-separated exact origins; blanks around commas are ignored. */
   CORS_ORIGINS: z
     .string()
@@ -134,6 +138,18 @@ export interface BrazeSettings {
   readonly restEndpoint: string;
 }
 
+/** Limits of GraphQL subscriptions over WebSocket, per process. */
+export interface SubscriptionLimits {
+  /** Subscriptions one WebSocket may run at once. */
+  readonly perConnection: number;
+  /** Subscriptions one API key may run at once, over all its connections to this process. */
+  readonly perKey: number;
+  /** Events a subscription may have waiting to be sent; one more and it is dropped. */
+  readonly queue: number;
+  /** Time a new WebSocket has to send connection_init before it is closed (4408). */
+  readonly initTimeoutMs: number;
+}
+
 export interface Config {
   readonly http: {
     readonly port: number;
@@ -149,6 +165,7 @@ export interface Config {
     readonly production: boolean;
     /** Origins whose browser apps may call `/graphql` (CORS); empty for none. */
     readonly corsOrigins: readonly string[];
+    readonly subscriptions: SubscriptionLimits;
   };
   readonly db: {
     readonly url: string | null;
@@ -248,6 +265,12 @@ export function loadConfig(env: Env): Config {
       playground: e.PLAYGROUND ? e.PLAYGROUND === 'true' : !production,
       production,
       corsOrigins: [...new Set(e.CORS_ORIGINS)],
+      subscriptions: {
+        perConnection: e.SUBSCRIPTIONS_PER_CONNECTION,
+        perKey: e.SUBSCRIPTIONS_PER_KEY,
+        queue: e.SUBSCRIPTION_QUEUE,
+        initTimeoutMs: e.WS_INIT_TIMEOUT_MS,
+      },
     },
     db: {
       url: e.DATABASE_URL ?? null,

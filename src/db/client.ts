@@ -37,6 +37,12 @@ export interface Database {
   readonly location: string;
   /** PGlite only: the whole database as a gzipped tarball (tests start from a migrated one). */
   readonly dumpDataDir?: () => Promise<Blob>;
+  /**
+   * LISTEN on `channel`: `onPayload` gets each NOTIFY committed from now on (on PostgreSQL over
+   * a connection of its own, which postgres.js reopens, and listens again, when it drops).
+   * Resolves once listening, to the function that stops.
+   */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 }
 
@@ -99,6 +105,12 @@ function openPostgres(
     reads: reads.db,
     driver: 'postgres',
     location: `${parsed.hostname}:${parsed.port || '5432'}${parsed.pathname}`,
+    listen: async (channel, onPayload) => {
+      const listening = await main.client.listen(channel, onPayload);
+      return async () => {
+        await listening.unlisten();
+      };
+    },
     close: async () => {
       await Promise.all([main.client.end({ timeout: 5 }), reads.client.end({ timeout: 5 })]);
     },
@@ -146,6 +158,12 @@ async function openPglite(
     driver: 'pglite',
     location: pgDir ?? 'memory',
     dumpDataDir: async () => await client.dumpDataDir('gzip'),
+    listen: async (channel, onPayload) => {
+      const unlisten = await client.listen(channel, onPayload);
+      return async () => {
+        await unlisten();
+      };
+    },
     close: async () => {
       try {
         await client.close();

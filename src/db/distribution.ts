@@ -1,5 +1,5 @@
 /**
- * How each table is laid out on Citus (see README, "Scaling out"). Small tables that every
+ * How each table is laid out on Citus (see docs/scaling.md). Small tables that every
  * request reads whatever its workspace (keys, workspaces, rate limits) are reference tables, a
  * copy on every node; every other table is distributed by `workspace_id` and co-located with
  * the others, so the rows of one workspace live on one shard group and each statement, which

@@ -57,6 +57,7 @@ import { VENDOR_NAMES } from '../outbox/message.js';
 import { erasures, type ErasureGap, type ErasureStatusValue } from './erasure.sql.js';
 import { fingerprintOf } from './suppression.js';
 import { vendorDeletions, type VendorDeletions } from './vendor-deletions.js';
+import { notifyChanges } from '../live/changes.js';
 
 export const MAX_FORGET_USERS = 50;
 export const MAX_REASON_LENGTH = 200;
@@ -234,7 +235,15 @@ export class ErasureService {
           notErased: deletions.gaps,
         };
         if (!dryRun) {
-          if (person) await this.erase(tx, ws, person, now);
+          if (person) {
+            await this.erase(tx, ws, person, now);
+            await notifyChanges(tx, {
+              workspaceId: ws,
+              profiles: [],
+              merges: [],
+              forgotten: person.profileIds,
+            });
+          }
           await this.record(tx, ws, receipt);
           await insertQueued(tx, deletions.rows);
           enqueued += deletions.rows.length;

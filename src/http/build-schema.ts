@@ -2,7 +2,7 @@
 import 'reflect-metadata';
 import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
-import { buildSchemaSync, type AuthChecker } from 'type-graphql';
+import { buildSchemaSync, type AuthChecker, type PubSub } from 'type-graphql';
 
 import { WorkspaceResolver } from '../auth/graphql/workspace.resolver.js';
 import { hasScope, isScope } from '../auth/scopes.js';
@@ -26,6 +26,7 @@ import {
   ProfileMergesResolver,
 } from '../identity/graphql/identify.resolver.js';
 import { TrackResolver } from '../identity/graphql/track.resolver.js';
+import { LiveResolver } from '../live/graphql/live.resolver.js';
 import { AppError } from '../lib/app-error.js';
 import {
   DeliveryConnectionResolver,
@@ -43,6 +44,20 @@ const scopeChecker: AuthChecker<GatewayContext> = ({ context }, scopes) => {
     }
   }
   return true;
+};
+
+/**
+ * type-graphql asks for a pub/sub as soon as a subscription exists. Every subscription here
+ * brings its own `subscribe` (over PostgreSQL LISTEN/NOTIFY, see live/changes.ts); topics are
+ * not used, and this one says so if a resolver ever tries.
+ */
+const NO_TOPICS: PubSub = {
+  publish: () => {
+    throw new Error('subscriptions use live/changes.ts, not type-graphql topics');
+  },
+  subscribe: () => {
+    throw new Error('subscriptions use live/changes.ts, not type-graphql topics');
+  },
 };
 
 let cached: GraphQLSchema | null = null;
@@ -68,12 +83,34 @@ export function buildGatewaySchema(): GraphQLSchema {
       ErasureConnectionResolver,
       ErasureFieldResolver,
       WorkspaceResolver,
+      LiveResolver,
     ],
     scalarsMap: [{ type: Date, scalar: GraphQLDateTime }],
     authChecker: scopeChecker,
     validate: false,
+    pubSub: NO_TOPICS,
   });
+  describeRoots(cached);
   return cached;
+}
+
+/** type-graphql has no option for the root types' descriptions: set on the built schema. */
+function describeRoots(schema: GraphQLSchema): void {
+  const roots = [
+    [
+      schema.getQueryType(),
+      "Reads of the caller's workspace: profiles, aliases, merges, deliveries, erasures and the workspace itself. Every operation needs an API key (`Authorization: Bearer igw_...`) with the scope each field names.",
+    ],
+    [
+      schema.getMutationType(),
+      "Writes to the caller's workspace: tracking, aliasing, identifying and undoing merges, forgetting people, replaying deliveries, and managing workspaces and keys. Each runs in one transaction: it applies whole or not at all.",
+    ],
+    [
+      schema.getSubscriptionType(),
+      'Live updates over WebSocket (graphql-ws protocol) on the same path, /graphql: send the key as `connectionParams: { authorization: "Bearer igw_..." }`. Events come only after their change has committed, from the caller\'s workspace only, whichever gateway process made the change.',
+    ],
+  ] as const;
+  for (const [type, description] of roots) if (type) type.description = description;
 }
 
 /** The SDL as committed in schema/schema.graphql: sorted, so the file is stable. */

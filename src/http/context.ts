@@ -9,8 +9,11 @@ import type { UndoService } from '../identity/undo-service.js';
 import type { ProfileLoaders, ProfileQueryService } from '../identity/profile-query-service.js';
 import type { TrackService, WorkspaceScope } from '../identity/track-service.js';
 import type { DeliveryService, OutboxRow } from '../outbox/delivery-service.js';
+import type { LiveHub } from '../live/changes.js';
 
 export interface Services {
+  /** Committed changes as they happen, for subscriptions. */
+  readonly live: LiveHub;
   readonly auth: AuthService;
   readonly profiles: ProfileQueryService;
   readonly track: TrackService;
@@ -25,6 +28,14 @@ export type Loaders = ProfileLoaders & {
   /** Deliveries by change id (a merge id, or the id of an identification). */
   readonly deliveries: DataLoader<string, OutboxRow[]>;
 };
+
+/** Fresh loaders for one request (or one event of a subscription): their caches start empty. */
+export function createLoaders(services: Services, workspaceId: string): Loaders {
+  return {
+    ...services.profiles.createLoaders(workspaceId),
+    deliveries: services.deliveries.createLoader(workspaceId),
+  };
+}
 
 export interface GatewayContext {
   readonly requestId: string;

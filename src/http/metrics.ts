@@ -20,6 +20,10 @@ export class Metrics {
   readonly claims: Histogram;
   readonly retained: Counter;
   readonly unavailable: Counter<'reason'>;
+  readonly sockets: Gauge;
+  readonly subscriptions: Gauge<'field'>;
+  readonly subscriptionsRefused: Counter<'reason'>;
+  readonly socketsClosed: Counter<'code'>;
 
   constructor(db: Db) {
     const registers = [this.registry];
@@ -65,6 +69,29 @@ export class Metrics {
       name: 'igw_unavailable_total',
       help: 'Requests answered UNAVAILABLE (retry later), by reason: CONTENTION (lost races), LOCK_TIMEOUT, STATEMENT_TIMEOUT, TRANSACTION_TIMEOUT',
       labelNames: ['reason'],
+      registers,
+    });
+    this.sockets = new Gauge({
+      name: 'igw_ws_connections',
+      help: 'WebSocket connections (graphql-ws) open on this process',
+      registers,
+    });
+    this.subscriptions = new Gauge({
+      name: 'igw_subscriptions',
+      help: 'Subscriptions running on this process, by field',
+      labelNames: ['field'],
+      registers,
+    });
+    this.subscriptionsRefused = new Counter({
+      name: 'igw_subscriptions_refused_total',
+      help: 'Subscriptions refused or ended by a limit: PER_CONNECTION, PER_KEY, SLOW_CONSUMER',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.socketsClosed = new Counter({
+      name: 'igw_ws_closed_total',
+      help: 'WebSocket connections closed, by close code (4401 bad key, 4403 missing scope, 4408 no init in time, 1000 normal...)',
+      labelNames: ['code'],
       registers,
     });
     this.retained = new Counter({

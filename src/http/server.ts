@@ -14,14 +14,14 @@ import {
   ApolloServerPluginLandingPageDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
-import { GraphQLError, Kind } from 'graphql';
+import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule } from 'graphql';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/client.js';
 import { AppError } from '../lib/app-error.js';
 import { buildGatewaySchema } from './build-schema.js';
-import type { GatewayContext, Services } from './context.js';
+import { createLoaders, type GatewayContext, type Services } from './context.js';
 import { corsHandler } from './cors.js';
 import { createFormatError } from './format-error.js';
 import { safeError } from '../log.js';
@@ -29,6 +29,7 @@ import { readiness } from './health.js';
 import { playgroundAsset, playgroundPlugin } from './playground.js';
 import type { CostContext } from '../lib/query-cost.js';
 import { checkQueryLimits, KeyRateLimiter, measureOperation } from './limits.js';
+import { startSubscriptions } from './subscriptions.js';
 import type { Metrics } from './metrics.js';
 
 export interface HttpOptions {
@@ -59,8 +60,24 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
   const rateLimiter = new KeyRateLimiter(http.rateLimitPerMinute);
   const applyCors = corsHandler(http.corsOrigins);
   const queryLimits = { maxDepth: http.maxQueryDepth, maxCost: http.maxQueryCost };
+  const schema = buildGatewaySchema();
+  const formatError = createFormatError(logger, (reason) => metrics.unavailable.inc({ reason }));
+  const subscriptions = startSubscriptions({
+    httpServer,
+    schema,
+    services,
+    metrics,
+    logger,
+    limits: http.subscriptions,
+    queryLimits,
+    maxQueryTokens: http.maxQueryTokens,
+    cost,
+    origins: http.corsOrigins,
+    extraRules: http.introspection ? [] : [NoSchemaIntrospectionCustomRule],
+    formatError,
+  });
   const apollo = new ApolloServer<GatewayContext>({
-    schema: buildGatewaySchema(),
+    schema,
     introspection: http.introspection,
     includeStacktraceInErrorResponses: false,
     // The parser stops at this many tokens: a document nested thousands of levels deep is
@@ -68,9 +85,11 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     parseOptions: { maxTokens: http.maxQueryTokens },
     // main.ts owns shutdown: it stops HTTP first, then closes the database (and its lock).
     stopOnTerminationSignals: false,
-    formatError: createFormatError(logger, (reason) => metrics.unavailable.inc({ reason })),
+    formatError,
     plugins: [
       ApolloServerPluginDrainHttpServer({ httpServer }),
+      // Sockets close with the HTTP server: their subscriptions end, their listeners go.
+      { serverWillStart: () => Promise.resolve({ drainServer: () => subscriptions.dispose() }) },
       // No @cacheControl hints are used: without this, Apollo instruments every field it resolves.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
@@ -156,10 +175,7 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
       principal,
       scope,
       services,
-      loaders: {
-        ...services.profiles.createLoaders(principal.workspaceId),
-        deliveries: services.deliveries.createLoader(principal.workspaceId),
-      },
+      loaders: createLoaders(services, principal.workspaceId),
     };
   };
 

@@ -12,6 +12,7 @@ import { identifierKey, type IdentifierRef } from './engine/identifiers.js';
 import { TrackRepository } from './store/track-repository.js';
 import { insertCreated, resolveOrCreate, type WorkspaceScope } from './track-service.js';
 import { resolveUserRef } from './user-ref.js';
+import { notifyChanges } from '../live/changes.js';
 
 export const MAX_ALIASES_PER_REQUEST = 50;
 
@@ -124,7 +125,11 @@ export class AliasService {
         tx,
         toInsert.map((a) => ({ workspaceId: ws, ...a })),
       );
-      await this.repo.touchProfiles(tx, ws, [...new Set(toInsert.map((a) => a.profileId))], now);
+      const changed = [...new Set(toInsert.map((a) => a.profileId))];
+      await allInOrder([
+        this.repo.touchProfiles(tx, ws, changed, now),
+        notifyChanges(tx, { workspaceId: ws, profiles: changed, merges: [], forgotten: [] }),
+      ]);
       return { aliases: created, rejected };
     });
   }

@@ -25,6 +25,7 @@ import { runTogether, stateWrites } from './store/state-writer.js';
 import { TrackRepository } from './store/track-repository.js';
 import { firstDayOfWindow } from './track-aggregate.js';
 import type { WorkspaceScope } from './track-service.js';
+import { notifyChanges } from '../live/changes.js';
 
 /** An item's result, with the id its vendor deliveries are filed under (null when no change). */
 export type IdentifyItemResult = ItemResult & { readonly changeId: string | null };
@@ -144,6 +145,16 @@ export class IdentityService {
           { workspaceId: ws, anonIdLabel: scope.anonIdLabel, now, vendors: vendors! },
           changes,
         ),
+        notifyChanges(tx, {
+          workspaceId: ws,
+          profiles: plan.changed.filter((p) => p.mergedInto === null).map((p) => p.id),
+          merges: plan.merges.map((m) => ({
+            id: m.id,
+            absorbedId: m.absorbedId,
+            survivorId: m.survivorId,
+          })),
+          forgotten: [],
+        }),
         valid.idempotencyKey === null
           ? null
           : this.repo.saveIdempotent(tx, {

@@ -15,6 +15,7 @@ import {
   type TrackUsersRequest,
   type ValidTrack,
 } from './track-input.js';
+import { notifyChanges } from '../live/changes.js';
 
 export interface WorkspaceScope {
   readonly workspaceId: string;
@@ -85,6 +86,12 @@ export class TrackService {
         this.repo.upsertPushTokens(tx, ws, writes.pushTokens, now),
         // New users were created as of now; only the others need it.
         this.repo.touchProfiles(tx, ws, existing, now),
+        notifyChanges(tx, {
+          workspaceId: ws,
+          profiles: [...profileByKey.values()],
+          merges: [],
+          forgotten: [],
+        }),
       ]);
       return valid;
     });

@@ -19,6 +19,7 @@ import { merges } from './store/journal.sql.js';
 import { MERGE_COLUMNS, type MergeRow } from './store/merge-repository.js';
 import { TrackRepository } from './store/track-repository.js';
 import type { WorkspaceScope } from './track-service.js';
+import { notifyChanges } from '../live/changes.js';
 
 const VENDOR_CANNOT_UNDO = {
   MIXPANEL: 'Mixpanel cannot split an identity cluster; the undo is recorded in the gateway only',
@@ -102,6 +103,12 @@ export class UndoService {
           id: uuidv7(now.getTime()),
         },
       );
+      await notifyChanges(tx, {
+        workspaceId: ws,
+        profiles: [merge.survivorId, merge.absorbedId],
+        merges: [],
+        forgotten: [],
+      });
       return undone;
     });
   }

@@ -1,6 +1,6 @@
 /**
  * A lint of SQL statements against the rules that keep the gateway runnable on Citus (DESIGN.md,
- * "Distributed tables (Citus)"; README, "Scaling out"). The test suite records every statement
+ * "Distributed tables (Citus)"; docs/scaling.md). The test suite records every statement
  * it sends through drizzle and fails on one that breaks a rule (see global-setup.ts):
  *
  * 1. `workspace`: every use of a distributed table sits in a query block (the statement, or a
@@ -35,7 +35,7 @@ export const EXCEPTIONS: readonly { pattern: RegExp; rules: Rule[]; reason: stri
     rules: ['workspace'],
     reason:
       'the outbox gauges of /metrics read every workspace on purpose: a multi-shard SELECT ' +
-      'without locks, which Citus runs on every node (README, "Scaling out")',
+      'without locks, which Citus runs on every node (docs/scaling.md)',
   },
 ];
 

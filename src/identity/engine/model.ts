@@ -115,7 +115,7 @@ export interface EngineContext {
 export type Outcome =
   'MERGED' | 'IDENTIFIED' | 'UNCHANGED' | 'NOT_FOUND' | 'AMBIGUOUS' | 'REJECTED';
 
-/** Why an item was REJECTED: a closed vocabulary, listed in the README. */
+/** Why an item was REJECTED: a closed vocabulary, listed in docs/api.md. */
 export type Reason =
   | 'invalid_external_id'
   | 'invalid_identifier'
