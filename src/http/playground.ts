@@ -2,6 +2,8 @@
  * The offline playground: GraphiQL 3 with React 18, served from the installed packages by the
  * gateway itself, so it works on a machine with no network (Apollo's own pages load from a CDN).
  * The page needs no key; the user puts theirs in the Headers tab, and every query sends it.
+ * Subscriptions run over WebSocket (graphql-ws's browser build), with the same key sent as the
+ * connection's `authorization`.
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -24,6 +26,10 @@ const ASSETS: Record<string, { file: () => string; type: string }> = {
   },
   'graphiql.js': {
     file: () => path.join(dirOf('graphiql'), 'graphiql.min.js'),
+    type: 'text/javascript',
+  },
+  'graphql-ws.js': {
+    file: () => path.join(dirOf('graphql-ws'), 'umd', 'graphql-ws.min.js'),
     type: 'text/javascript',
   },
   'graphiql.css': {
@@ -77,10 +83,40 @@ export function playgroundHtml(): string {
   <script src="/playground/react.js"></script>
   <script src="/playground/react-dom.js"></script>
   <script src="/playground/graphiql.js"></script>
+  <script src="/playground/graphql-ws.js"></script>
   <script>
     const config = ${config};
+    const url = new URL('/graphql', location.href);
     // JSON POSTs pass Apollo's CSRF prevention; the headers of the Headers tab are added to each.
-    const fetcher = GraphiQL.createFetcher({ url: new URL('/graphql', location.href).toString() });
+    const overHttp = GraphiQL.createFetcher({ url: url.toString() });
+    // Subscriptions go over a socket whose connectionParams carry the Headers tab's key: one
+    // socket per key, opened when first needed.
+    let socket = null;
+    let socketKey = null;
+    const socketFor = (authorization) => {
+      if (socketKey !== authorization) {
+        socket?.dispose();
+        socket = graphqlWs.createClient({
+          url: url.toString().replace(/^http/, 'ws'),
+          connectionParams: { authorization },
+        });
+        socketKey = authorization;
+      }
+      return socket;
+    };
+    const isSubscription = (params, options) =>
+      options?.documentAST?.definitions.some(
+        (d) =>
+          d.kind === 'OperationDefinition' &&
+          d.operation === 'subscription' &&
+          (!params.operationName || d.name?.value === params.operationName),
+      );
+    const fetcher = (params, options) => {
+      if (!isSubscription(params, options)) return overHttp(params, options);
+      const headers = options?.headers ?? {};
+      const authorization = headers.Authorization ?? headers.authorization ?? '';
+      return socketFor(authorization).iterate(params);
+    };
     ReactDOM.createRoot(document.getElementById('graphiql')).render(
       React.createElement(GraphiQL, {
         fetcher,

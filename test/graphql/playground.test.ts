@@ -69,6 +69,32 @@ describe.runIf(runnable)('the playground in a browser', () => {
     await page.close();
   }, 60_000);
 
+  it('runs a subscription over the socket with the key of the Headers tab', async () => {
+    const { key, workspaceId } = await gw.newWorkspace();
+    const track = `mutation ($i: TrackUsersInput!) { trackUsers(input: $i) { message } }`;
+    await gw.gql(key, track, { i: { events: [{ externalId: 'user-7', ...anEvent() }] } });
+    const page = await browser.newPage();
+    await page.goto(gw.url, { waitUntil: 'load' });
+    await page.waitForSelector('.graphiql-container', { timeout: 20_000 });
+    await page.click('.graphiql-query-editor .CodeMirror');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(
+      'subscription { profileChanged(by: { externalId: "user-7" }) { externalId events { name count } } }',
+    );
+    await page.click('.graphiql-editor-tool .graphiql-editor:not(.hidden) .CodeMirror');
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(`{ "Authorization": "Bearer ${key}" }`);
+    await page.click('.graphiql-execute-button');
+    for (let i = 0; gw.gateway.services.live.listenerCount(workspaceId) < 1; i++) {
+      if (i === 500) throw new Error('the playground never subscribed');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await gw.gql(key, track, { i: { events: [{ externalId: 'user-7', ...anEvent() }] } });
+    await page.locator('.result-window', { hasText: '"count": 2' }).waitFor({ timeout: 20_000 });
+    expect(await page.textContent('.result-window')).toContain('"externalId": "user-7"');
+    await page.close();
+  }, 60_000);
+
   it('is not served when the playground is off (production default)', async () => {
     const off = await startTestGateway({ NODE_ENV: 'production' });
     try {
