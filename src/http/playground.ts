@@ -53,7 +53,9 @@ export async function playgroundAsset(
   return { body, type: asset.type };
 }
 
-const DEFAULT_QUERY = `# Put your API key in the Headers tab below, then run:
+const DEFAULT_QUERY = `# Welcome. The Docs pane (top left) documents every type and field.
+# To run an operation, paste your API key after "Bearer " in the Headers tab below
+# (keys look like igw_...; the first start prints one), then run:
 query FindProfile {
   profile(by: { externalId: "user-42" }) {
     id
@@ -67,7 +69,8 @@ query FindProfile {
 export function playgroundHtml(): string {
   const config = JSON.stringify({
     defaultQuery: DEFAULT_QUERY,
-    defaultHeaders: JSON.stringify({ Authorization: 'Bearer <your API key>' }, null, 2),
+    // No key yet: the schema loads without one, data needs one.
+    defaultHeaders: JSON.stringify({ Authorization: 'Bearer ' }, null, 2),
   }).replace(/</g, '\\u003c');
   return `<!doctype html>
 <html lang="en">

@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 
 import type { Config } from '../config/config.js';
 import type { Database } from '../db/client.js';
+import type { Principal } from '../auth/auth-service.js';
 import { AppError } from '../lib/app-error.js';
 import { buildGatewaySchema } from './build-schema.js';
 import { createLoaders, type GatewayContext, type Services } from './context.js';
@@ -29,6 +30,7 @@ import { readiness } from './health.js';
 import { playgroundAsset, playgroundPlugin } from './playground.js';
 import type { CostContext } from '../lib/query-cost.js';
 import { checkQueryLimits, KeyRateLimiter, measureOperation } from './limits.js';
+import { asksOnlyForSchema } from './schema-only.js';
 import { startSubscriptions } from './subscriptions.js';
 import type { Metrics } from './metrics.js';
 
@@ -143,9 +145,13 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
   await apollo.start();
 
   // Failures here (no key, over the rate limit) happen before Apollo's plugins see the request.
-  const context = async (req: IncomingMessage, requestId: string): Promise<GatewayContext> => {
+  const context = async (
+    req: IncomingMessage,
+    requestId: string,
+    schemaOnly: boolean,
+  ): Promise<GatewayContext> => {
     try {
-      return await createContext(req, requestId);
+      return await createContext(req, requestId, schemaOnly);
     } catch (error) {
       const code = error instanceof GraphQLError ? error.extensions['code'] : undefined;
       metrics.requests.inc({ operation: 'unknown', outcome: codeOf(code) });
@@ -156,7 +162,19 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
   const createContext = async (
     req: IncomingMessage,
     requestId: string,
+    schemaOnly: boolean,
   ): Promise<GatewayContext> => {
+    if (schemaOnly) {
+      // The playground's schema fetch before a key is entered: it reads no data.
+      await rateLimiter.take(SCHEMA_READER.keyId);
+      return {
+        requestId,
+        principal: SCHEMA_READER,
+        scope: { workspaceId: SCHEMA_READER.workspaceId, anonIdLabel: SCHEMA_READER.anonIdLabel },
+        services,
+        loaders: createLoaders(services, SCHEMA_READER.workspaceId),
+      };
+    }
     let principal;
     try {
       principal = await services.auth.authenticate(req.headers.authorization);
@@ -232,9 +250,20 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     for (const [key, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(key, Array.isArray(value) ? value.join(', ') : value);
     }
+    // Without a key, only a question about the schema is answered, and only where the
+    // playground is on; every other request needs a key. An empty header, or "Bearer" with
+    // nothing after it (the playground's starting headers), counts as none.
+    const given = (req.headers.authorization ?? '').trim();
+    const schemaOnly =
+      http.playground &&
+      (given === '' || /^bearer$/i.test(given)) &&
+      asksOnlyForSchema(
+        req.method === 'GET' ? { query: url.searchParams.get('query') } : body,
+        http.maxQueryTokens,
+      );
     const result = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: { method: req.method ?? 'GET', headers, search: url.search, body },
-      context: () => context(req, requestId),
+      context: () => context(req, requestId, schemaOnly),
     });
     for (const [key, value] of result.headers) res.setHeader(key, value);
     res.statusCode = result.status ?? 200;
@@ -270,6 +299,14 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     stop: () => apollo.stop(),
   };
 }
+
+/** Who asks when a keyless request only reads the schema: no workspace, no scope. */
+const SCHEMA_READER: Principal = {
+  keyId: 'schema-reader',
+  workspaceId: '',
+  anonIdLabel: '',
+  scopes: [],
+};
 
 /** An error code as a metric label. */
 function codeOf(code: unknown): string {

@@ -1849,7 +1849,12 @@ const RAW_CASES: readonly RawCase[] = [
   },
   // Authorization.
   { name: 'a bad key', body: json({ query: TYPENAME }), auth: 'bad', status: 401 },
-  { name: 'no key', body: json({ query: TYPENAME }), auth: 'none', status: 401 },
+  {
+    name: 'no key',
+    body: json({ query: '{ profiles { totalCount } }' }),
+    auth: 'none',
+    status: 401,
+  },
   {
     name: 'a 10,000-character bearer token',
     body: json({ query: TYPENAME }),

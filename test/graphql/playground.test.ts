@@ -69,6 +69,34 @@ describe.runIf(runnable)('the playground in a browser', () => {
     await page.close();
   }, 60_000);
 
+  it("shows the schema's documentation before a key is entered, with no error, and says where the key goes", async () => {
+    const page = await browser.newPage();
+    const statuses: number[] = [];
+    page.on('response', (r) => {
+      if (new URL(r.url()).pathname === '/graphql' && r.request().method() === 'POST') {
+        statuses.push(r.status());
+      }
+    });
+    await page.goto(gw.url, { waitUntil: 'load' });
+    await page.waitForSelector('.graphiql-container', { timeout: 20_000 });
+    // The starting query tells the reader where the key goes.
+    const editor = await page.textContent('.graphiql-query-editor');
+    expect(editor).toContain('Headers tab');
+    await page.click('button[aria-label="Show Documentation Explorer"]');
+    await page
+      .locator('.graphiql-doc-explorer', { hasText: 'subscription: Subscription' })
+      .waitFor({ timeout: 20_000 });
+    // A type's page shows its description.
+    await page.click('.graphiql-doc-explorer a:text-is("Query")');
+    await page
+      .locator('.graphiql-doc-explorer', { hasText: 'Reads of the caller' })
+      .waitFor({ timeout: 20_000 });
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.every((s) => s === 200)).toBe(true);
+    expect(await page.textContent('.result-window')).not.toMatch(/error|UNAUTHENTICATED|\{/i);
+    await page.close();
+  }, 60_000);
+
   it('runs a subscription over the socket with the key of the Headers tab', async () => {
     const { key, workspaceId } = await gw.newWorkspace();
     const track = `mutation ($i: TrackUsersInput!) { trackUsers(input: $i) { message } }`;
