@@ -1,7 +1,9 @@
 /**
  * The schema elements without a description: every type, field, argument, input field and enum
- * value a reader of the playground's Docs pane may meet, the built-in scalars and the
- * introspection types excepted. `npm run check` fails while the list is not empty.
+ * value a reader of the playground's Docs pane may meet, the built-in scalars, the
+ * introspection types and the types Apollo Federation's spec defines (`link__*`,
+ * `federation__*`, documented by the spec) excepted. `npm run check` fails while the list is not
+ * empty.
  */
 import {
   isEnumType,
@@ -20,6 +22,7 @@ export function undocumented(schema: GraphQLSchema): string[] {
   };
   for (const type of Object.values(schema.getTypeMap())) {
     if (isIntrospectionType(type) || isSpecifiedScalarType(type)) continue;
+    if (/^(link|federation)__/.test(type.name)) continue;
     check(type.name, type.description);
     if (isObjectType(type) || isInterfaceType(type)) {
       for (const field of Object.values(type.getFields())) {

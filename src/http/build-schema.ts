@@ -1,8 +1,17 @@
 /** Builds the GraphQL schema from the resolvers, with the contract's scalars and scope checks. */
 import 'reflect-metadata';
-import { lexicographicSortSchema, printSchema, type GraphQLSchema } from 'graphql';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { printSchemaWithDirectives } from '@graphql-tools/utils';
+import {
+  isInterfaceType,
+  isObjectType,
+  lexicographicSortSchema,
+  parse,
+  printSchema,
+  type GraphQLSchema,
+} from 'graphql';
 import { GraphQLDateTime } from 'graphql-scalars';
-import { buildSchemaSync, type AuthChecker, type PubSub } from 'type-graphql';
+import { buildSchemaSync, createResolversMap, type AuthChecker, type PubSub } from 'type-graphql';
 
 import { WorkspaceResolver } from '../auth/graphql/workspace.resolver.js';
 import { hasScope, isScope } from '../auth/scopes.js';
@@ -25,6 +34,7 @@ import {
   MergeResolver,
   ProfileMergesResolver,
 } from '../identity/graphql/identify.resolver.js';
+import { resolveProfileReference } from '../identity/graphql/entities.js';
 import { TrackResolver } from '../identity/graphql/track.resolver.js';
 import { LiveResolver } from '../live/graphql/live.resolver.js';
 import { AppError } from '../lib/app-error.js';
@@ -61,8 +71,19 @@ const NO_TOPICS: PubSub = {
 };
 
 let cached: GraphQLSchema | null = null;
+let served: GraphQLSchema | null = null;
 
+/**
+ * The schema the gateway serves: the contract's types, as an Apollo Federation 2 subgraph
+ * (`Profile` an entity keyed by `id` and by `externalId`, with `_service` and `_entities`).
+ */
 export function buildGatewaySchema(): GraphQLSchema {
+  served ??= toSubgraph(buildContractSchema());
+  return served;
+}
+
+/** The schema of the contract, as type-graphql builds it from the resolvers. */
+export function buildContractSchema(): GraphQLSchema {
   cached ??= buildSchemaSync({
     resolvers: [
       ProfileQueryResolver,
@@ -115,5 +136,76 @@ function describeRoots(schema: GraphQLSchema): void {
 
 /** The SDL as committed in schema/schema.graphql: sorted, so the file is stable. */
 export function printGatewaySchema(): string {
-  return printSchema(lexicographicSortSchema(buildGatewaySchema())) + '\n';
+  return printSchema(lexicographicSortSchema(buildContractSchema())) + '\n';
+}
+
+/** The resolver map buildSubgraphSchema takes (its type is not exported by name). */
+type SubgraphResolvers = Extract<
+  Parameters<typeof buildSubgraphSchema>[0],
+  { resolvers?: unknown }
+>['resolvers'];
+
+const FEDERATION_LINK =
+  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])';
+
+/**
+ * The contract's schema made a subgraph with @apollo/subgraph: its SDL (with the `@key`
+ * directives of type-graphql's `@Directive`) and type-graphql's own resolvers, plus the
+ * reference resolver of `Profile`. SDL carries no field extensions, so each field's declared
+ * cost (`complexity`) is copied over for the query cost limit.
+ */
+function toSubgraph(contract: GraphQLSchema): GraphQLSchema {
+  const resolvers = createResolversMap(contract) as Record<string, Record<string, unknown>>;
+  resolvers['Profile'] = {
+    ...resolvers['Profile'],
+    __resolveReference: (reference: Record<string, unknown>, context: GatewayContext) =>
+      resolveProfileReference(reference, context),
+  };
+  const schema = buildSubgraphSchema({
+    typeDefs: parse(`${FEDERATION_LINK}\n${printSchemaWithDirectives(contract)}`),
+    resolvers: resolvers as SubgraphResolvers,
+  });
+  for (const type of Object.values(contract.getTypeMap())) {
+    const twin = schema.getType(type.name);
+    if (!(isObjectType(type) || isInterfaceType(type))) continue;
+    if (!(isObjectType(twin) || isInterfaceType(twin))) continue;
+    const fields = twin.getFields();
+    for (const [name, field] of Object.entries(type.getFields())) {
+      if (fields[name]) fields[name].extensions = field.extensions;
+    }
+  }
+  describeFederation(schema);
+  return schema;
+}
+
+/** What federation adds, described for the playground's Docs pane like the rest. */
+function describeFederation(schema: GraphQLSchema): void {
+  const query = schema.getQueryType()!.getFields();
+  const set = (target: { description?: string | null } | undefined, text: string) => {
+    if (target) target.description = text;
+  };
+  set(
+    query['_service'],
+    "Apollo Federation: this subgraph's SDL, for composing the gateway into a supergraph.",
+  );
+  set(
+    query['_entities'],
+    "Apollo Federation: the entities named by `representations`, for the router. Profiles are resolved in the caller's workspace with its key (scope `profiles:read`); one that is unknown or in another workspace is null.",
+  );
+  set(
+    query['_entities']?.args.find((a) => a.name === 'representations'),
+    'Entity references, e.g. `{ __typename: "Profile", externalId: "user-42" }` or `{ __typename: "Profile", id: "01a2082e-..." }`.',
+  );
+  set(schema.getType('_Service') ?? undefined, 'Apollo Federation: the subgraph itself.');
+  const sdl = schema.getType('_Service');
+  if (isObjectType(sdl))
+    set(sdl.getFields()['sdl'], "The subgraph's schema, with its `@key` directives.");
+  set(
+    schema.getType('_Any') ?? undefined,
+    'Apollo Federation: an entity reference, `{ __typename, ...key fields }`.',
+  );
+  set(
+    schema.getType('_Entity') ?? undefined,
+    'Apollo Federation: the types other subgraphs can reference: Profile.',
+  );
 }

@@ -77,6 +77,8 @@ export interface ProfileLookupValue {
 
 export interface ProfileLoaders {
   readonly profile: DataLoader<string, ProfileRow | null>;
+  /** Profiles by external id, one statement per batch (federation's entity references). */
+  readonly profileByExternalId: DataLoader<string, ProfileRow | null>;
   readonly aliases: DataLoader<string, AliasRow[]>;
   readonly events: DataLoader<string, EventSummaryRow[]>;
   readonly dailyCounts: DataLoader<string, DailyCountRow[]>;
@@ -240,6 +242,11 @@ export class ProfileQueryService {
         const rows = await repo.findByIds(workspaceId, ids);
         const byId = new Map(rows.map((r) => [r.id, r]));
         return ids.map((id) => byId.get(id) ?? null);
+      }),
+      profileByExternalId: new DataLoader(async (externalIds) => {
+        const rows = await repo.findByExternalIds(workspaceId, externalIds);
+        const byExternalId = new Map(rows.map((r) => [r.externalId, r]));
+        return externalIds.map((x) => byExternalId.get(x) ?? null);
       }),
       aliases: new DataLoader(async (ids) =>
         group(await repo.aliasesOfProfiles(workspaceId, ids), (r) => r.profileId, ids),

@@ -1,10 +1,12 @@
 /** The identity graph as clients read it: profiles, their identifiers and activity summaries. */
 import 'reflect-metadata';
 import { GraphQLJSONObject } from 'graphql-scalars';
-import { Field, ID, Int, ObjectType } from 'type-graphql';
+import { Directive, Field, ID, Int, ObjectType } from 'type-graphql';
 import { listOf } from '../../lib/query-cost.js';
 import { DAILY_WINDOW_DAYS } from '../track-aggregate.js';
 
+@Directive('@key(fields: "id")')
+@Directive('@key(fields: "externalId")')
 @ObjectType({
   description:
     'A person as the gateway knows them: identifiers, attributes and summaries of their activity. A profile is identified once it has an external id; otherwise it is known by aliases or anonymous ids only.',

@@ -37,6 +37,7 @@ const ws = sql.placeholder('ws');
 
 export class ProfileRepository {
   private readonly byIds;
+  private readonly byExternalIds;
   private readonly aliasesOf;
   private readonly eventsOf;
   private readonly dailyCountsOf;
@@ -55,6 +56,16 @@ export class ProfileRepository {
       .from(profiles)
       .where(and(eq(profiles.workspaceId, ws), sql`${profiles.id} = any(${ids}::uuid[])`))
       .prepare('profiles_by_ids');
+    this.byExternalIds = reads
+      .select()
+      .from(profiles)
+      .where(
+        and(
+          eq(profiles.workspaceId, ws),
+          sql`${profiles.externalId} = any(${sql.placeholder('externalIds')}::text[])`,
+        ),
+      )
+      .prepare('profiles_by_external_ids');
     this.aliasesOf = reads
       .select()
       .from(aliases)
@@ -114,6 +125,10 @@ export class ProfileRepository {
 
   findByIds(workspaceId: string, ids: readonly string[]): Promise<ProfileRow[]> {
     return this.byIds.execute({ ws: workspaceId, ids: [...ids] });
+  }
+
+  findByExternalIds(workspaceId: string, externalIds: readonly string[]): Promise<ProfileRow[]> {
+    return this.byExternalIds.execute({ ws: workspaceId, externalIds: [...externalIds] });
   }
 
   aliasesOfProfiles(workspaceId: string, ids: readonly string[]): Promise<AliasRow[]> {
