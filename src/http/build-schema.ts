@@ -146,7 +146,7 @@ type SubgraphResolvers = Extract<
 >['resolvers'];
 
 const FEDERATION_LINK =
-  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])';
+  'extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable"])';
 
 /**
  * The contract's schema made a subgraph with @apollo/subgraph: its SDL (with the `@key`

@@ -16,7 +16,7 @@ import { codes, startTestGateway, type TestGateway } from '../helpers/gateway.js
 
 /** A second subgraph: orders, each bought by a profile named by its external id. */
 const ORDERS_SDL = `
-  extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key"])
+  extend schema @link(url: "https://specs.apollo.dev/federation/v2.7", import: ["@key", "@shareable"])
   type Order @key(fields: "id") {
     id: ID!
     totalCents: Int!
@@ -26,8 +26,20 @@ const ORDERS_SDL = `
     externalId: String
     orders: [Order!]!
   }
+  type OrderConnection {
+    nodes: [Order!]!
+    pageInfo: PageInfo!
+  }
+  # Relay's PageInfo, defined here as well: it composes because both subgraphs share it.
+  type PageInfo @shareable {
+    hasNextPage: Boolean!
+    hasPreviousPage: Boolean!
+    startCursor: String
+    endCursor: String
+  }
   type Query {
     orders: [Order!]!
+    orderPage: OrderConnection!
   }
 `;
 const ORDERS = [
@@ -61,7 +73,18 @@ beforeAll(async () => {
     schema: buildSubgraphSchema({
       typeDefs: parse(ORDERS_SDL),
       resolvers: {
-        Query: { orders: () => ORDERS },
+        Query: {
+          orders: () => ORDERS,
+          orderPage: () => ({
+            nodes: ORDERS,
+            pageInfo: {
+              hasNextPage: false,
+              hasPreviousPage: false,
+              startCursor: 'o-1',
+              endCursor: 'o-3',
+            },
+          }),
+        },
         Order: {
           buyer: (o: (typeof ORDERS)[number]) => ({ __typename: 'Profile', externalId: o.buyer }),
         },

@@ -1,6 +1,7 @@
 /** Relay-style connections: edges with opaque cursors, page info and a total count. */
 import 'reflect-metadata';
 import {
+  Directive,
   Field,
   FieldResolver,
   Int,
@@ -11,6 +12,8 @@ import {
 } from 'type-graphql';
 import { edges } from '../../lib/query-cost.js';
 
+// Shareable in a supergraph: other subgraphs with Relay connections define PageInfo too.
+@Directive('@shareable')
 @ObjectType({
   description:
     'Where a page lies in its list (Relay cursor connections). Read forward: pass `endCursor` as `after` while `hasNextPage` is true.',
