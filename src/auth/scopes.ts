@@ -1,4 +1,6 @@
 /** What a key may do. `admin` implies every scope within its workspace; `root` adds workspaces. */
+import { AppError } from '../lib/app-error.js';
+
 export const SCOPES = [
   'profiles:read',
   'users:track',
@@ -19,4 +21,11 @@ export function isScope(value: string): value is Scope {
 export function hasScope(granted: readonly string[], needed: Scope): boolean {
   if (granted.includes(needed)) return true;
   return needed !== 'root' && granted.includes('admin');
+}
+
+/** Throws FORBIDDEN, naming the scope, unless `granted` carries `needed` (or implies it). */
+export function requireScope(granted: readonly string[], needed: Scope): void {
+  if (!hasScope(granted, needed)) {
+    throw new AppError('FORBIDDEN', `this API key lacks the scope "${needed}"`);
+  }
 }

@@ -194,6 +194,8 @@ export class ErasureService {
         .where(eq(workspaces.id, ws));
       enqueued = 0;
       const done = new Map<string, ErasureReceipt>();
+      /** Profiles erased by this call: one notice for all of them, sent at commit. */
+      const forgotten: string[] = [];
       for (const [index, target] of targets.entries()) {
         if (target.problem !== null) {
           results.push({ index, outcome: 'REJECTED', reason: target.problem, erasure: null });
@@ -237,12 +239,7 @@ export class ErasureService {
         if (!dryRun) {
           if (person) {
             await this.erase(tx, ws, person, now);
-            await notifyChanges(tx, {
-              workspaceId: ws,
-              profiles: [],
-              merges: [],
-              forgotten: person.profileIds,
-            });
+            forgotten.push(...person.profileIds);
           }
           await this.record(tx, ws, receipt);
           await insertQueued(tx, deletions.rows);
@@ -258,6 +255,7 @@ export class ErasureService {
           erasure: receipt,
         });
       }
+      await notifyChanges(tx, { workspaceId: ws, profiles: [], merges: [], forgotten });
       if (idempotent) {
         const stored: StoredForget = {
           results: results.map((r) => ({ ...r, erasure: r.erasure?.id ?? null })),

@@ -14,7 +14,7 @@ import { GraphQLDateTime } from 'graphql-scalars';
 import { buildSchemaSync, createResolversMap, type AuthChecker, type PubSub } from 'type-graphql';
 
 import { WorkspaceResolver } from '../auth/graphql/workspace.resolver.js';
-import { hasScope, isScope } from '../auth/scopes.js';
+import { isScope, requireScope } from '../auth/scopes.js';
 import {
   ErasureConnectionResolver,
   ErasureFieldResolver,
@@ -37,7 +37,6 @@ import {
 import { resolveProfileReference } from '../identity/graphql/entities.js';
 import { TrackResolver } from '../identity/graphql/track.resolver.js';
 import { LiveResolver } from '../live/graphql/live.resolver.js';
-import { AppError } from '../lib/app-error.js';
 import {
   DeliveryConnectionResolver,
   DeliveryFieldResolver,
@@ -49,9 +48,7 @@ import type { GatewayContext } from './context.js';
 const scopeChecker: AuthChecker<GatewayContext> = ({ context }, scopes) => {
   for (const scope of scopes) {
     if (!isScope(scope)) throw new Error(`unknown scope in a resolver: ${scope}`);
-    if (!hasScope(context.principal.scopes, scope)) {
-      throw new AppError('FORBIDDEN', `this API key lacks the scope "${scope}"`);
-    }
+    requireScope(context.principal.scopes, scope);
   }
   return true;
 };

@@ -69,7 +69,6 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     schema,
     services,
     metrics,
-    logger,
     limits: http.subscriptions,
     queryLimits,
     maxQueryTokens: http.maxQueryTokens,

@@ -24,10 +24,9 @@ import {
 } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer, type WebSocket } from 'ws';
-import type { Logger } from 'pino';
 
 import type { Principal } from '../auth/auth-service.js';
-import { hasScope } from '../auth/scopes.js';
+import { requireScope } from '../auth/scopes.js';
 import type { SubscriptionLimits } from '../config/config.js';
 import { AppError } from '../lib/app-error.js';
 import type { CostContext } from '../lib/query-cost.js';
@@ -41,7 +40,6 @@ export interface SubscriptionServerOptions {
   readonly schema: GraphQLSchema;
   readonly services: Services;
   readonly metrics: Metrics;
-  readonly logger: Logger;
   readonly limits: SubscriptionLimits;
   readonly queryLimits: QueryLimits;
   readonly maxQueryTokens: number;
@@ -53,8 +51,8 @@ export interface SubscriptionServerOptions {
   readonly formatError: (formatted: GraphQLFormattedError, error: unknown) => GraphQLFormattedError;
 }
 
-export const CLOSE_UNAUTHORIZED = 4401;
-export const CLOSE_FORBIDDEN = 4403;
+const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_FORBIDDEN = 4403;
 
 /** Closes with a reason cut to the 123 bytes a close frame allows. */
 function closeWith(socket: WebSocket, code: number, reason: string): void {
@@ -133,12 +131,11 @@ export function startSubscriptions(o: SubscriptionServerOptions): { dispose(): P
           closeWith(ctx.extra.socket, CLOSE_UNAUTHORIZED, `Unauthorized: ${error.message}`);
           return false;
         }
-        if (!hasScope(principal.scopes, 'profiles:read')) {
-          closeWith(
-            ctx.extra.socket,
-            CLOSE_FORBIDDEN,
-            'Forbidden: this API key lacks the scope "profiles:read"',
-          );
+        try {
+          requireScope(principal.scopes, 'profiles:read');
+        } catch (error) {
+          if (!(error instanceof AppError)) throw error;
+          closeWith(ctx.extra.socket, CLOSE_FORBIDDEN, `Forbidden: ${error.message}`);
           return false;
         }
         ctx.extra.principal = principal;

@@ -58,7 +58,7 @@ export function toPage<T>(
 }
 
 /** The page info of `edges`, read forward after `after`. */
-export function pageInfoOf(
+function pageInfoOf(
   edges: readonly { cursor: string }[],
   hasNextPage: boolean,
   after: string | null | undefined,

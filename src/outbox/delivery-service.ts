@@ -3,13 +3,11 @@ import DataLoader from 'dataloader';
 
 import type { Db } from '../db/client.js';
 import { AppError, badInput } from '../lib/app-error.js';
-import { decodeCursor, encodeCursor } from '../lib/cursor.js';
-import { pageInfoOf, type Page } from '../lib/paging.js';
+import { badCursor, checkCursor, checkFirst, toPage, type Page } from '../lib/paging.js';
 import { OutboxRepository, type DeliveryFilter, type OutboxRow } from './outbox-repository.js';
 
 export type { OutboxRow } from './outbox-repository.js';
 
-export const MAX_DELIVERY_PAGE = 100;
 export const MAX_RETRY_IDS = 100;
 
 export type DeliveryPage = Page<OutboxRow>;
@@ -31,25 +29,20 @@ export class DeliveryService {
     first: number,
     after: string | null,
   ): Promise<DeliveryPage> {
-    if (!Number.isInteger(first) || first < 0 || first > MAX_DELIVERY_PAGE) {
-      throw badInput([{ path: 'first', message: `must be between 0 and ${MAX_DELIVERY_PAGE}` }]);
-    }
+    checkFirst(first);
     let beforeId: number | null = null;
     if (after != null) {
-      const [value] = decodeCursor(after, 1) ?? [];
-      beforeId = value !== undefined && /^\d{1,15}$/.test(value) ? Number(value) : null;
-      if (beforeId === null)
-        throw badInput([{ path: 'after', message: 'is not a cursor from this list' }]);
+      const [value] = checkCursor(after, 1);
+      if (!/^\d{1,15}$/.test(value)) throw badCursor();
+      beforeId = Number(value);
     }
     const rows = await this.repo.list(workspaceId, filter, beforeId, first + 1);
-    const edges = rows
-      .slice(0, first)
-      .map((node) => ({ cursor: encodeCursor([String(node.id)]), node }));
-    return {
-      edges,
-      pageInfo: pageInfoOf(edges, rows.length > first, after),
-      totalCount: () => this.repo.count(workspaceId, filter),
-    };
+    return toPage(
+      rows,
+      { first, after },
+      (row) => [String(row.id)],
+      () => this.repo.count(workspaceId, filter),
+    );
   }
 
   /** The deliveries of many changes, one query per request. */

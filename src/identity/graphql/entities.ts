@@ -4,27 +4,21 @@
  * caller's workspace only, under its key's scopes, through the request's DataLoaders: a hundred
  * references cost one statement per kind of key (and one more for merged-away ids).
  */
-import { hasScope } from '../../auth/scopes.js';
+import { requireScope } from '../../auth/scopes.js';
 import type { GatewayContext } from '../../http/context.js';
-import { AppError } from '../../lib/app-error.js';
+import { isUuid } from '../../lib/uuid.js';
 import type { ProfileRow } from '../profile-query-service.js';
-
-export const PROFILE_KEYS = ['id', 'externalId'] as const;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export async function resolveProfileReference(
   reference: { id?: unknown; externalId?: unknown },
   ctx: GatewayContext,
 ): Promise<ProfileRow | null> {
-  if (!hasScope(ctx.principal.scopes, 'profiles:read')) {
-    throw new AppError('FORBIDDEN', 'this API key lacks the scope "profiles:read"');
-  }
+  requireScope(ctx.principal.scopes, 'profiles:read');
   const loaders = ctx.loaders;
   let found: ProfileRow | null = null;
   if (typeof reference.id === 'string') {
     // An id that is not a UUID names no profile (and must not reach a uuid cast).
-    if (!UUID.test(reference.id)) return null;
+    if (!isUuid(reference.id)) return null;
     found = await loaders.profile.load(reference.id.toLowerCase());
     // A profile merged away is answered by the one it was merged into.
     if (found?.mergedInto) found = await loaders.profile.load(found.mergedInto);
