@@ -14,7 +14,7 @@ import {
 } from 'type-graphql';
 
 import type { GatewayContext } from '../../http/context.js';
-import { connectionType } from '../../identity/graphql/connection.type.js';
+import { AfterArg, connectionType, FirstArg } from '../../identity/graphql/connection.type.js';
 import { ProfileLookup } from '../../identity/graphql/lookup.input.js';
 import type { Page } from '../../lib/paging.js';
 import { page } from '../../lib/query-cost.js';
@@ -66,17 +66,9 @@ export class ErasureResolver {
     complexity: page,
   })
   erasures(
-    @Arg('first', () => Int, {
-      nullable: true,
-      defaultValue: 20,
-      description: 'How many receipts to return, 0 to 100 (else BAD_USER_INPUT).',
-    })
+    @FirstArg('receipts')
     first: number,
-    @Arg('after', () => String, {
-      nullable: true,
-      description:
-        "Start after this cursor: a previous page's pageInfo.endCursor from this same list.",
-    })
+    @AfterArg()
     after: string | null,
     @Ctx() ctx: GatewayContext,
   ): Promise<Page<ErasureReceipt>> {

@@ -1,6 +1,7 @@
 /** Relay-style connections: edges with opaque cursors, page info and a total count. */
 import 'reflect-metadata';
 import {
+  Arg,
   Directive,
   Field,
   FieldResolver,
@@ -40,6 +41,24 @@ export class PageInfo {
       "The last edge's cursor, to pass as `after` for the next page; null for an empty page.",
   })
   endCursor: string | null;
+}
+
+/** A connection's `first` argument: how many `items` to return (0 to 100, 20 when omitted). */
+export function FirstArg(items: string) {
+  return Arg('first', () => Int, {
+    nullable: true,
+    defaultValue: 20,
+    description: `How many ${items} to return, 0 to 100 (else BAD_USER_INPUT).`,
+  });
+}
+
+/** A connection's `after` argument: the cursor the page starts after. */
+export function AfterArg() {
+  return Arg('after', () => String, {
+    nullable: true,
+    description:
+      "Start after this cursor: a previous page's pageInfo.endCursor from this same list.",
+  });
 }
 
 /** A page as services return it; the total is counted only when a client selects it. */

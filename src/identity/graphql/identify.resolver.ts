@@ -6,7 +6,6 @@ import {
   Ctx,
   FieldResolver,
   ID,
-  Int,
   Mutation,
   Query,
   Resolver,
@@ -16,7 +15,7 @@ import {
 import type { GatewayContext } from '../../http/context.js';
 import type { IdentifyUsersResult } from '../identity-service.js';
 import type { MergeRow, ProfileRow } from '../profile-query-service.js';
-import { connectionType } from './connection.type.js';
+import { AfterArg, connectionType, FirstArg } from './connection.type.js';
 import { IdentifyUsersInput } from './identify.input.js';
 import { Delivery } from '../../outbox/graphql/delivery.type.js';
 import type { OutboxRow } from '../../outbox/delivery-service.js';
@@ -68,16 +67,9 @@ export class IdentifyResolver {
     complexity: page,
   })
   merges(
-    @Arg('first', () => Int, {
-      nullable: true,
-      defaultValue: 20,
-      description: 'How many merges to return, 0 to 100.',
-    })
+    @FirstArg('merges')
     first: number,
-    @Arg('after', () => String, {
-      nullable: true,
-      description: 'Start after this cursor: the endCursor of the previous page.',
-    })
+    @AfterArg()
     after: string | null,
     @Arg('profileId', () => ID, {
       nullable: true,

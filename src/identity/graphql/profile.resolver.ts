@@ -1,21 +1,11 @@
 /** Queries of the identity graph and the fields of a profile that come from other tables. */
 import 'reflect-metadata';
 import type { GraphQLResolveInfo } from 'graphql';
-import {
-  Arg,
-  Authorized,
-  Ctx,
-  FieldResolver,
-  Info,
-  Int,
-  Query,
-  Resolver,
-  Root,
-} from 'type-graphql';
+import { Arg, Authorized, Ctx, FieldResolver, Info, Query, Resolver, Root } from 'type-graphql';
 
 import type { GatewayContext } from '../../http/context.js';
 import type { AliasRow, ProfileRow } from '../profile-query-service.js';
-import { connectionType } from './connection.type.js';
+import { AfterArg, connectionType, FirstArg } from './connection.type.js';
 import { ProfileLookup } from './lookup.input.js';
 import { profileChildWants, selectedFields } from './selection.js';
 import {
@@ -66,16 +56,9 @@ export class ProfileQueryResolver {
     complexity: page,
   })
   profiles(
-    @Arg('first', () => Int, {
-      nullable: true,
-      defaultValue: 20,
-      description: 'How many profiles to return, 0 to 100.',
-    })
+    @FirstArg('profiles')
     first: number,
-    @Arg('after', () => String, {
-      nullable: true,
-      description: 'Start after this cursor: the endCursor of the previous page.',
-    })
+    @AfterArg()
     after: string | null,
     @Arg('identified', () => Boolean, {
       nullable: true,
@@ -101,16 +84,9 @@ export class ProfileQueryResolver {
     complexity: page,
   })
   aliases(
-    @Arg('first', () => Int, {
-      nullable: true,
-      defaultValue: 20,
-      description: 'How many aliases to return, 0 to 100.',
-    })
+    @FirstArg('aliases')
     first: number,
-    @Arg('after', () => String, {
-      nullable: true,
-      description: 'Start after this cursor: the endCursor of the previous page.',
-    })
+    @AfterArg()
     after: string | null,
     @Arg('aliasLabel', () => String, {
       nullable: true,

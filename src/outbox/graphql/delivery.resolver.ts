@@ -6,7 +6,6 @@ import {
   Ctx,
   FieldResolver,
   ID,
-  Int,
   Mutation,
   Query,
   Resolver,
@@ -14,7 +13,7 @@ import {
 } from 'type-graphql';
 
 import type { GatewayContext } from '../../http/context.js';
-import { connectionType } from '../../identity/graphql/connection.type.js';
+import { AfterArg, connectionType, FirstArg } from '../../identity/graphql/connection.type.js';
 import { MAX_RETRY_IDS, type OutboxRow } from '../delivery-service.js';
 import { Delivery, DeliveryStatus, Vendor } from './delivery.type.js';
 import { listOf, page } from '../../lib/query-cost.js';
@@ -31,17 +30,9 @@ export class DeliveryResolver {
     complexity: page,
   })
   deliveries(
-    @Arg('first', () => Int, {
-      nullable: true,
-      defaultValue: 20,
-      description: 'How many deliveries to return, 0 to 100 (else BAD_USER_INPUT).',
-    })
+    @FirstArg('deliveries')
     first: number,
-    @Arg('after', () => String, {
-      nullable: true,
-      description:
-        "Start after this cursor: a previous page's pageInfo.endCursor from this same list.",
-    })
+    @AfterArg()
     after: string | null,
     @Arg('vendor', () => Vendor, {
       nullable: true,
