@@ -82,8 +82,8 @@ export function decodeNotice(payload: string): ChangeNotice | null {
 }
 
 /**
- * The statement that sends the notice when `tx` commits (null when nothing changed), to go out
- * with the transaction's other writes.
+ * Sends the notice when `tx` commits, in one statement that may go out with the transaction's
+ * other writes; sends nothing when nothing changed.
  */
 export async function notifyChanges(tx: Queryable, notice: ChangeNotice): Promise<void> {
   const parts = encodeNotice(notice);
@@ -128,7 +128,7 @@ export class LiveHub {
     return remove;
   }
 
-  /** Subscribers of a workspace's notices in this process (readiness in tests, a gauge). */
+  /** Subscribers of a workspace's notices in this process (tests wait on it for readiness). */
   listenerCount(workspaceId: string): number {
     return this.byWorkspace.get(workspaceId)?.size ?? 0;
   }
@@ -137,7 +137,8 @@ export class LiveHub {
     const listening = this.listening;
     this.listening = null;
     this.byWorkspace.clear();
-    if (listening) await (await listening.catch(() => async () => {}))();
+    const stop = await listening?.catch(() => null);
+    await stop?.();
   }
 
   private dispatch(payload: string): void {
