@@ -23,9 +23,15 @@ try {
   process.exit(2);
 }
 
-// Log lines are written asynchronously (lines that pile up meanwhile go out together), off the
-// request path; whatever is left is flushed before exit.
-const logDestination = pino.destination({ dest: 1, sync: false });
+// Log lines are written asynchronously, off the request path, and gathered: they go out when
+// 4 KiB are waiting or a second has passed, so that under load a dozen request lines cost one
+// write instead of one write each. Whatever is left is flushed before exit.
+const logDestination = pino.destination({
+  dest: 1,
+  sync: false,
+  minLength: 4096,
+  periodicFlush: 1000,
+});
 const logger = createLogger(config.log.level, logDestination);
 process.on('exit', () => logDestination.flushSync());
 let database;
@@ -49,6 +55,8 @@ logger.info(
   { url: gateway.server.url, database: database.driver, location: database.location },
   'identity-gateway listening',
 );
+// Whoever started the process waits for this line (it tells the port): it goes out at once.
+logDestination.flush();
 if (gateway.bootstrap.createdKey) {
   // Shown once, on the terminal only: the key is stored as a hash and cannot be read back.
   process.stdout.write(

@@ -148,6 +148,12 @@ describe('the gateway process', () => {
       },
     });
 
+    // Request lines are gathered before they are written, but go out within about a second
+    // while the process runs, not only at exit.
+    const logged = () => gateway.output().split('"msg":"graphql request"').length - 1;
+    for (let i = 0; i < 50 && logged() < 3; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(logged(), gateway.output()).toBe(3);
+
     const page = await fetch(`${url}/graphql`, { headers: { accept: 'text/html' } });
     const html = await page.text();
     const assets = [...html.matchAll(/(?:src|href)="(\/playground\/[^"]+)"/g)].map((m) => m[1]);
