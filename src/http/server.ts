@@ -12,6 +12,7 @@ import { ApolloServerPluginDrainHttpServer } from '@apollo/server/plugin/drainHt
 import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginLandingPageDisabled,
+  ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
 import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule } from 'graphql';
@@ -94,6 +95,10 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
       // No @cacheControl hints are used: without this, Apollo instruments every field it resolves.
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
+      // A subgraph would otherwise answer the router's trace header (ftv1) with every field's
+      // timing and error, to any key holder who sends it, and say so on start in a line that is
+      // not JSON. No router here collects traces.
+      ApolloServerPluginInlineTraceDisabled(),
       http.playground ? playgroundPlugin() : ApolloServerPluginLandingPageDisabled(),
       {
         // Metrics by root field (bounded by the schema, unlike client-chosen operation names).

@@ -231,4 +231,19 @@ describe('_entities', () => {
     const keyless = await gw.gql(null, '{ _service { sdl } }');
     expect(codes(keyless)).toEqual(['UNAUTHENTICATED']);
   });
+
+  it("answers a router's trace header without a trace: field timings and errors stay inside", async () => {
+    const res = await fetch(gw.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${key}`,
+        'apollo-federation-include-trace': 'ftv1',
+      },
+      body: JSON.stringify({ query: '{ profile(by: { externalId: "fed-ada" }) { externalId } }' }),
+    });
+    const body = (await res.json()) as { data?: unknown; extensions?: Record<string, unknown> };
+    expect(body.data).toEqual({ profile: { externalId: 'fed-ada' } });
+    expect(body.extensions?.['ftv1']).toBeUndefined();
+  });
 });
