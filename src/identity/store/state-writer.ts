@@ -30,33 +30,20 @@ interface TableDiff {
   readonly deletes: Value[][];
 }
 
-function diff(
-  before: ReadonlyMap<string, Value[]>,
-  after: ReadonlyMap<string, Value[]>,
-  keyColumns: number,
-): TableDiff {
-  const upserts: Value[][] = [];
-  const deletes: Value[][] = [];
-  for (const [key, row] of after) {
-    const old = before.get(key);
-    if (!old || old.some((v, i) => v !== row[i])) upserts.push(row);
-  }
-  for (const [key, row] of before) if (!after.has(key)) deletes.push(row.slice(0, keyColumns));
-  return { upserts, deletes };
-}
+/**
+ * A profile's rows of one table, key columns first, in the order of the table's spec below.
+ * `other` is the same profile on the other side of the change (null when it was not loaded):
+ * only the daily counts look at it.
+ */
+type RowsOf = (s: ProfileState, other: ProfileState | null) => Value[][];
 
-/** Each child table as keyed rows: key columns first, in the order of the table's spec below. */
-const TABLES = {
-  aliases: (s: ProfileState) => s.aliases.map((a) => [a.aliasLabel, a.aliasName, s.id] as Value[]),
-  push_tokens: (s: ProfileState) =>
-    s.pushTokens.map((t) => [t.appId, t.token, s.id, t.platform] as Value[]),
-  event_summaries: (s: ProfileState) =>
-    s.events.map((e) => [s.id, e.name, e.count, iso(e.firstAt), iso(e.lastAt)] as Value[]),
-  event_daily_counts: (s: ProfileState) =>
-    s.events.flatMap((e) =>
-      Object.entries(e.daily).map(([day, count]) => [s.id, e.name, day, count] as Value[]),
-    ),
-  purchase_summaries: (s: ProfileState) =>
+const TABLES: Record<string, RowsOf> = {
+  aliases: (s) => s.aliases.map((a) => [a.aliasLabel, a.aliasName, s.id]),
+  push_tokens: (s) => s.pushTokens.map((t) => [t.appId, t.token, s.id, t.platform]),
+  event_summaries: (s) =>
+    s.events.map((e) => [s.id, e.name, e.count, iso(e.firstAt), iso(e.lastAt)]),
+  event_daily_counts: dailyRows,
+  purchase_summaries: (s) =>
     s.purchases
       ? [
           [
@@ -65,25 +52,38 @@ const TABLES = {
             s.purchases.totalCents,
             iso(s.purchases.firstAt),
             iso(s.purchases.lastAt),
-          ] as Value[],
+          ],
         ]
       : [],
-  app_sessions: (s: ProfileState) =>
-    s.apps.map(
-      (a) =>
-        [
-          s.id,
-          a.appId,
-          a.sessionCount,
-          iso(a.firstSessionAt),
-          iso(a.lastSessionAt),
-          a.totalSeconds,
-        ] as Value[],
-    ),
-} as const;
+  app_sessions: (s) =>
+    s.apps.map((a) => [
+      s.id,
+      a.appId,
+      a.sessionCount,
+      iso(a.firstSessionAt),
+      iso(a.lastSessionAt),
+      a.totalSeconds,
+    ]),
+};
+
+/**
+ * The daily counts of the events whose counts may differ: an event whose counts are still the
+ * very object that was loaded (the engine copies what it changes) has the same rows on both
+ * sides, so its days are not compared at all. A merge into a profile with a long history then
+ * costs the days it changes, not the days the profile holds.
+ */
+function dailyRows(s: ProfileState, other: ProfileState | null): Value[][] {
+  const rows: Value[][] = [];
+  const otherDaily = other && new Map(other.events.map((o) => [o.name, o.daily]));
+  for (const e of s.events) {
+    if (otherDaily?.get(e.name) === e.daily) continue;
+    for (const day in e.daily) rows.push([s.id, e.name, day, e.daily[day]]);
+  }
+  return rows;
+}
 
 /** Columns (name and type) of each table, key columns first, and how many are the key. */
-const SPECS: Record<keyof typeof TABLES, { columns: readonly Column[]; key: number }> = {
+const SPECS: Record<string, { columns: readonly Column[]; key: number }> = {
   aliases: {
     columns: [
       ['alias_label', 'text'],
@@ -106,57 +106,48 @@ export function stateWrites(
   after: readonly ProfileState[],
 ): SQL[] {
   if (after.length === 0) return [];
-  const changedIds = new Set(after.map((s) => s.id));
-  const loaded = before.filter((s) => changedIds.has(s.id));
-  const [loadedDays, afterDays] = withoutUntouchedDays(loaded, after);
+  const loaded = new Map(before.map((s) => [s.id, s]));
+  const pairs = after.map((s) => [loaded.get(s.id) ?? null, s] as const);
   const statements: SQL[] = [profileUpdate(ws, after)];
-  for (const table of Object.keys(TABLES) as (keyof typeof TABLES)[]) {
+  for (const [table, rowsOf] of Object.entries(TABLES)) {
     const spec = SPECS[table];
-    const keyed = (states: readonly ProfileState[]) =>
-      new Map(
-        states.flatMap((s) => TABLES[table](s)).map((row) => [keyOf(row, spec.key), row] as const),
-      );
-    const { upserts, deletes } =
-      table === 'event_daily_counts'
-        ? diff(keyed(loadedDays), keyed(afterDays), spec.key)
-        : diff(keyed(loaded), keyed(after), spec.key);
+    const old = new Map<string, Value[]>();
+    const now = new Map<string, Value[]>();
+    for (const [was, is] of pairs) {
+      if (was) for (const row of rowsOf(was, is)) old.set(keyOf(row, spec.key), row);
+      for (const row of rowsOf(is, was)) now.set(keyOf(row, spec.key), row);
+    }
+    const { upserts, deletes } = diff(old, now, spec.key);
     if (deletes.length > 0) statements.push(deleteRows(ws, table, spec, deletes));
     if (upserts.length > 0) statements.push(upsertRows(ws, table, spec, upserts));
   }
   return statements;
 }
 
-/**
- * The states with only the events whose daily counts may differ: an event whose counts are still
- * the very object that was loaded (the engine copies what it changes) has the same rows before
- * and after, so its days are not compared at all. A merge into a profile with a long history
- * then costs the days it changes, not the days the profile holds.
- */
-function withoutUntouchedDays(
-  loaded: readonly ProfileState[],
-  after: readonly ProfileState[],
-): [ProfileState[], ProfileState[]] {
-  const loadedById = new Map(loaded.map((s) => [s.id, s]));
-  const before: ProfileState[] = [];
-  const now: ProfileState[] = [];
-  for (const s of after) {
-    const old = loadedById.get(s.id);
-    if (!old) {
-      now.push(s);
-      continue;
-    }
-    const oldDaily = new Map(old.events.map((e) => [e.name, e.daily]));
-    const untouched = new Set(
-      s.events.filter((e) => oldDaily.get(e.name) === e.daily).map((e) => e.name),
-    );
-    before.push({ ...old, events: old.events.filter((e) => !untouched.has(e.name)) });
-    now.push({ ...s, events: s.events.filter((e) => !untouched.has(e.name)) });
+function diff(
+  before: ReadonlyMap<string, Value[]>,
+  after: ReadonlyMap<string, Value[]>,
+  keyColumns: number,
+): TableDiff {
+  const upserts: Value[][] = [];
+  const deletes: Value[][] = [];
+  for (const [key, row] of after) {
+    const old = before.get(key);
+    if (!old || !sameRow(old, row)) upserts.push(row);
   }
-  return [before, now];
+  for (const [key, row] of before) if (!after.has(key)) deletes.push(row.slice(0, keyColumns));
+  return { upserts, deletes };
+}
+
+function sameRow(a: readonly Value[], b: readonly Value[]): boolean {
+  for (let i = 0; i < b.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function keyOf(row: readonly Value[], key: number): string {
-  return row.slice(0, key).join('\u0001');
+  let k = String(row[0] ?? '');
+  for (let i = 1; i < key; i++) k += `\u0001${row[i] ?? ''}`;
+  return k;
 }
 
 function deleteRows(
