@@ -37,7 +37,7 @@ interface TableDiff {
  */
 type RowsOf = (s: ProfileState, other: ProfileState | null) => Value[][];
 
-const TABLES: Record<string, RowsOf> = {
+const TABLES = {
   aliases: (s) => s.aliases.map((a) => [a.aliasLabel, a.aliasName, s.id]),
   push_tokens: (s) => s.pushTokens.map((t) => [t.appId, t.token, s.id, t.platform]),
   event_summaries: (s) =>
@@ -64,7 +64,7 @@ const TABLES: Record<string, RowsOf> = {
       iso(a.lastSessionAt),
       a.totalSeconds,
     ]),
-};
+} satisfies Record<string, RowsOf>;
 
 /**
  * The daily counts of the events whose counts may differ: an event whose counts are still the
@@ -83,7 +83,7 @@ function dailyRows(s: ProfileState, other: ProfileState | null): Value[][] {
 }
 
 /** Columns (name and type) of each table, key columns first, and how many are the key. */
-const SPECS: Record<string, { columns: readonly Column[]; key: number }> = {
+const SPECS: Record<keyof typeof TABLES, { columns: readonly Column[]; key: number }> = {
   aliases: {
     columns: [
       ['alias_label', 'text'],
@@ -109,7 +109,8 @@ export function stateWrites(
   const loaded = new Map(before.map((s) => [s.id, s]));
   const pairs = after.map((s) => [loaded.get(s.id) ?? null, s] as const);
   const statements: SQL[] = [profileUpdate(ws, after)];
-  for (const [table, rowsOf] of Object.entries(TABLES)) {
+  for (const table of Object.keys(TABLES) as (keyof typeof TABLES)[]) {
+    const rowsOf: RowsOf = TABLES[table];
     const spec = SPECS[table];
     const old = new Map<string, Value[]>();
     const now = new Map<string, Value[]>();
