@@ -108,27 +108,29 @@ export class LiveHub {
 
   /** Resolves once notices committed from now on will reach `listener`; returns its removal. */
   async subscribe(workspaceId: string, listener: NoticeListener): Promise<() => void> {
-    let set = this.byWorkspace.get(workspaceId);
-    if (!set) this.byWorkspace.set(workspaceId, (set = new Set()));
-    set.add(listener);
-    const remove = () => {
-      set.delete(listener);
-      if (set.size === 0 && this.byWorkspace.get(workspaceId) === set) {
-        this.byWorkspace.delete(workspaceId);
-      }
-    };
     try {
       this.listening ??= this.database.listen(CHANGES_CHANNEL, (payload) => this.dispatch(payload));
       await this.listening;
     } catch (error) {
       this.listening = null;
-      remove();
       throw error;
     }
-    return remove;
+    // Counted only now that the channel is listened to (the first subscriber waits for LISTEN).
+    let set = this.byWorkspace.get(workspaceId);
+    if (!set) this.byWorkspace.set(workspaceId, (set = new Set()));
+    set.add(listener);
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.byWorkspace.get(workspaceId) === set) {
+        this.byWorkspace.delete(workspaceId);
+      }
+    };
   }
 
-  /** Subscribers of a workspace's notices in this process (tests wait on it for readiness). */
+  /**
+   * Subscribers of a workspace's notices in this process whose channel is listened to: each will
+   * receive every notice committed from now on (tests wait on it for readiness).
+   */
   listenerCount(workspaceId: string): number {
     return this.byWorkspace.get(workspaceId)?.size ?? 0;
   }
