@@ -44,3 +44,18 @@ export interface GatewayContext {
   readonly services: Services;
   readonly loaders: Loaders;
 }
+
+/** The context of one request (or one subscription) made by `principal`, in its workspace. */
+export function contextOf(
+  services: Services,
+  principal: Principal,
+  requestId: string,
+): GatewayContext {
+  return {
+    requestId,
+    principal,
+    scope: { workspaceId: principal.workspaceId, anonIdLabel: principal.anonIdLabel },
+    services,
+    loaders: createLoaders(services, principal.workspaceId),
+  };
+}

@@ -23,7 +23,7 @@ import type { Database } from '../db/client.js';
 import type { Principal } from '../auth/auth-service.js';
 import { AppError } from '../lib/app-error.js';
 import { buildGatewaySchema } from './build-schema.js';
-import { createLoaders, type GatewayContext, type Services } from './context.js';
+import { contextOf, type GatewayContext, type Services } from './context.js';
 import { corsHandler } from './cors.js';
 import { createFormatError } from './format-error.js';
 import { safeError } from '../log.js';
@@ -171,13 +171,7 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
     if (schemaOnly) {
       // The playground's schema fetch before a key is entered: it reads no data.
       await rateLimiter.take(SCHEMA_READER.keyId);
-      return {
-        requestId,
-        principal: SCHEMA_READER,
-        scope: { workspaceId: SCHEMA_READER.workspaceId, anonIdLabel: SCHEMA_READER.anonIdLabel },
-        services,
-        loaders: createLoaders(services, SCHEMA_READER.workspaceId),
-      };
+      return contextOf(services, SCHEMA_READER, requestId);
     }
     let principal;
     try {
@@ -191,14 +185,7 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
       throw error;
     }
     await rateLimiter.take(principal.keyId);
-    const scope = { workspaceId: principal.workspaceId, anonIdLabel: principal.anonIdLabel };
-    return {
-      requestId,
-      principal,
-      scope,
-      services,
-      loaders: createLoaders(services, principal.workspaceId),
-    };
+    return contextOf(services, principal, requestId);
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse) => {

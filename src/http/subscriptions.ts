@@ -31,7 +31,7 @@ import type { SubscriptionLimits } from '../config/config.js';
 import { AppError } from '../lib/app-error.js';
 import type { CostContext } from '../lib/query-cost.js';
 import type { LiveContext } from '../live/graphql/live.resolver.js';
-import { createLoaders, type Services } from './context.js';
+import { contextOf, type Services } from './context.js';
 import { checkQueryLimits, measureOperation, type QueryLimits } from './limits.js';
 import type { Metrics } from './metrics.js';
 
@@ -205,11 +205,7 @@ export function startSubscriptions(o: SubscriptionServerOptions): { dispose(): P
         perKey.set(principal.keyId, ofKey + 1);
         o.metrics.subscriptions.inc({ field });
         const contextValue: LiveContext = {
-          requestId: `ws-${id}`,
-          principal,
-          scope: { workspaceId: principal.workspaceId, anonIdLabel: principal.anonIdLabel },
-          services: o.services,
-          loaders: createLoaders(o.services, principal.workspaceId),
+          ...contextOf(o.services, principal, `ws-${id}`),
           queueLimit: o.limits.queue,
           onSlowConsumer: () => o.metrics.subscriptionsRefused.inc({ reason: 'SLOW_CONSUMER' }),
         };
