@@ -1,8 +1,8 @@
 /**
  * Subscriptions over WebSocket (graphql-ws) against a real gateway: keys and scopes at connect,
- * profileChanged through tracking, identification, merging and forgetting, mergeRecorded within
- * the caller's workspace only, the limits, and (on PostgreSQL) changes made by another gateway
- * process on the same database.
+ * profileChanged through tracking, aliasing, identification, merging, undoing and forgetting,
+ * mergeRecorded within the caller's workspace only, the limits, and (on PostgreSQL) changes made by
+ * another gateway process on the same database.
  */
 import { createClient, type Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -215,6 +215,39 @@ describe('profileChanged', () => {
     const forgotten = await gw.gql(key, FORGET, { input: { users: [{ externalId }] } });
     expect(forgotten.data?.forgetUsers.results).toEqual([{ outcome: 'FORGOTTEN' }]);
     expect(await stream.ended).toEqual({});
+    await client.dispose();
+  });
+
+  it('sends the profile after createAliases and after undoMerge', async () => {
+    const { key, workspaceId } = await gw.newWorkspace();
+    const anonId = anAnonId();
+    const externalId = anExternalId();
+    await gw.gql(key, TRACK, { input: { events: [event({ anonId }), event({ externalId })] } });
+    const identified = await gw.gql(
+      key,
+      `mutation ($input: IdentifyUsersInput!) { identifyUsers(input: $input) { results { merge { id } } } }`,
+      { input: { anonIdsToIdentify: [{ externalId, anonId }], mergeBehavior: 'MERGE' } },
+    );
+    const mergeId = identified.data?.identifyUsers.results[0].merge.id as string;
+    const client = open(gw, key);
+    const stream = subscribe(client, PROFILE_CHANGED, { by: { externalId } });
+    await listening(gw, workspaceId);
+    const aliased = await gw.gql(
+      key,
+      `mutation ($input: CreateAliasesInput!) { createAliases(input: $input) { aliasesProcessed } }`,
+      { input: { userAliases: [{ aliasLabel: 'crm_id', aliasName: 'C-1', externalId }] } },
+    );
+    expect(aliased.data?.createAliases.aliasesProcessed).toBe(1);
+    expect((await stream.next()).data.profileChanged).toMatchObject({
+      externalId,
+      anonIds: [anonId],
+    });
+    const undone = await gw.gql(key, `mutation ($id: ID!) { undoMerge(id: $id) { id } }`, {
+      id: mergeId,
+    });
+    expect(undone.data?.undoMerge.id).toBe(mergeId);
+    // The survivor gave the anonymous id back.
+    expect((await stream.next()).data.profileChanged).toMatchObject({ externalId, anonIds: [] });
     await client.dispose();
   });
 
