@@ -26,8 +26,6 @@ declare module 'autocannon' {
       url: string;
       connections?: number;
       duration?: number;
-      overallRate?: number;
-      ignoreCoordinatedOmission?: boolean;
       requests?: Request[];
     }
     interface Instance {

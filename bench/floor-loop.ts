@@ -1,9 +1,10 @@
 /**
  * What a hand-written floor process shares with the others: LOOPS concurrent loops calling one
- * transaction after another for WARMUP then SECONDS seconds, paced like autocannon's overallRate
- * when RATE is set (each loop may start RATE / LOOPS calls in each one-second window), and one
- * JSON line about the measured part, shaped like the load generator's.
+ * transaction after another for WARMUP then SECONDS seconds, or, when RATE is set, calls evenly
+ * spaced at RATE a second on at most LOOPS connections as the load generator sends requests
+ * (paced.ts), and one JSON line about the measured part, shaped like the load generator's.
  */
+import { paced } from './paced.js';
 import { percentile } from './processes.js';
 
 export interface FloorSettings {
@@ -36,38 +37,31 @@ interface Phase {
 
 async function phase(settings: FloorSettings, seconds: number, call: FloorCall): Promise<Phase> {
   const p: Phase = { latencies: [], items: 0, errors: 0, exhausted: false, firstError: null };
-  const started = performance.now();
-  const end = started + seconds * 1000;
-  const perLoop = settings.rate / settings.loops;
-  const loop = async (index: number) => {
-    // The share of this loop, as autocannon splits an overall rate over its connections.
-    const quota =
-      Math.floor(perLoop) + (index < Math.round((perLoop % 1) * settings.loops) ? 1 : 0);
-    let window = started;
-    let inWindow = 0;
+  /** One call; false once the data ran out. */
+  const once = async (): Promise<boolean> => {
+    try {
+      const items = await call();
+      if (items === null) p.exhausted = true;
+      else p.items += items;
+    } catch (error) {
+      p.errors++;
+      p.firstError ??= (error as Error).message;
+    }
+    return !p.exhausted;
+  };
+  if (settings.rate > 0) {
+    const { latencies } = await paced(settings.rate, seconds, settings.loops, once);
+    p.latencies.push(...latencies);
+    return p;
+  }
+  const end = performance.now() + seconds * 1000;
+  const loop = async () => {
     while (performance.now() < end && !p.exhausted) {
-      if (settings.rate > 0 && inWindow >= quota) {
-        window += 1000;
-        inWindow = 0;
-        await new Promise((r) => setTimeout(r, Math.max(0, window - performance.now())));
-        continue;
-      }
-      inWindow++;
       const t = performance.now();
-      try {
-        const items = await call();
-        if (items === null) p.exhausted = true;
-        else {
-          p.latencies.push(performance.now() - t);
-          p.items += items;
-        }
-      } catch (error) {
-        p.errors++;
-        p.firstError ??= (error as Error).message;
-      }
+      if (await once()) p.latencies.push(performance.now() - t);
     }
   };
-  await Promise.all(Array.from({ length: settings.loops }, (_, i) => loop(i)));
+  await Promise.all(Array.from({ length: settings.loops }, () => loop()));
   return p;
 }
 

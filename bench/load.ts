@@ -1,16 +1,21 @@
 /**
  * The load generator, a process of its own so that it never shares a CPU queue or an event loop
- * with the server it measures. Runs autocannon against URL for WARMUP then SECONDS seconds and
- * prints one JSON line about the measured part (see LoadReport).
+ * with the server it measures. Runs autocannon against URL for WARMUP then SECONDS seconds (or,
+ * with RATE set, requests evenly spaced at RATE a second, see paced.ts) and prints one JSON line
+ * about the measured part (see LoadReport).
  *
  * SCENARIO is one of hello (Apollo's `{ hello }`), typename, profile, identify, track. Writes
  * never repeat an identifier: identify consumes anonymous users ANON_FROM.. ANON_TO - 1 of the
  * seeded pool, 50 a call, each merged into a different user; track sends 75 events of 75
  * different users a call. Users are `user-<i>` for i below USERS (see names.ts).
  */
+import http from 'node:http';
+
 import autocannon from 'autocannon';
 
 import { ANON_LABEL, externalId, poolAnonId, usersOfCall } from './names.js';
+import { paced } from './paced.js';
+import { percentile } from './processes.js';
 
 const env = process.env;
 const scenario = env['SCENARIO'] ?? 'typename';
@@ -124,24 +129,16 @@ function check(status: number, body: string): void {
 }
 
 function run(seconds: number, measured: boolean): Promise<autocannon.Result> {
-  const rate = Number(env['RATE'] ?? 0);
   return new Promise((resolve, reject) => {
     const instance = autocannon(
       {
         url: env['URL']!,
         connections: Number(env['CONNECTIONS'] ?? 10),
         duration: seconds,
-        // autocannon corrects for coordinated omission with an expected interval of
-        // ceil(1 / per-connection rate) = 1 ms, which inflates every percentile; we record
-        // what each request took instead.
-        ...(rate > 0 ? { overallRate: rate, ignoreCoordinatedOmission: true } : {}),
         requests: [
           {
             method: 'POST',
-            headers: {
-              'content-type': 'application/json',
-              ...(env['KEY'] ? { authorization: `Bearer ${env['KEY']}` } : {}),
-            },
+            headers,
             setupRequest: (req) => ({ ...req, body: nextBody() }),
             onResponse: (status, body) => (measured ? check(status, body) : undefined),
           },
@@ -153,16 +150,84 @@ function run(seconds: number, measured: boolean): Promise<autocannon.Result> {
   });
 }
 
+const headers = {
+  'content-type': 'application/json',
+  ...(env['KEY'] ? { authorization: `Bearer ${env['KEY']}` } : {}),
+};
+
+/** RATE requests a second, evenly spaced, on at most CONNECTIONS kept-alive connections. */
+async function runPaced(rate: number, seconds: number, measured: boolean): Promise<LoadTotals> {
+  const connections = Number(env['CONNECTIONS'] ?? 10);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
+  const totals = { non2xx: 0, errors: 0 };
+  let running = true;
+  stop = () => (running = false);
+  const send = () =>
+    new Promise<boolean>((resolve) => {
+      const body = nextBody();
+      const request = http.request(env['URL']!, { method: 'POST', agent, headers }, (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (c: Buffer) => chunks.push(c));
+        response.on('end', () => {
+          const status = response.statusCode ?? 0;
+          if (status < 200 || status > 299) totals.non2xx++;
+          if (measured) check(status, Buffer.concat(chunks).toString());
+          resolve(running);
+        });
+      });
+      request.on('error', (error) => {
+        totals.errors++;
+        firstError ??= error.message;
+        resolve(running);
+      });
+      request.end(body);
+    });
+  const phase = await paced(rate, seconds, connections, send);
+  agent.destroy();
+  return {
+    requests: phase.latencies.length,
+    seconds: phase.seconds,
+    p50: percentile(phase.latencies, 50),
+    p99: percentile(phase.latencies, 99),
+    ...totals,
+  };
+}
+
+interface LoadTotals {
+  readonly requests: number;
+  readonly seconds: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly non2xx: number;
+  readonly errors: number;
+}
+
+/** One phase, by autocannon flat out or paced at RATE. */
+async function load(seconds: number, measured: boolean): Promise<LoadTotals> {
+  const rate = Number(env['RATE'] ?? 0);
+  if (rate > 0) return runPaced(rate, seconds, measured);
+  const result = await run(seconds, measured);
+  return {
+    requests: result.requests.total,
+    seconds: result.duration,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
 const warmup = Number(env['WARMUP'] ?? 2);
-if (warmup > 0) await run(warmup, false);
+if (warmup > 0) await load(warmup, false);
 items = 0;
-const result = await run(Number(env['SECONDS'] ?? 10), true);
+const result = await load(Number(env['SECONDS'] ?? 10), true);
+const round = (ms: number) => Math.round(ms * 10) / 10;
 const report: LoadReport = {
-  requests: result.requests.total,
-  seconds: result.duration,
-  perSecond: result.requests.total / result.duration,
-  p50: result.latency.p50,
-  p99: result.latency.p99,
+  requests: result.requests,
+  seconds: result.seconds,
+  perSecond: result.requests / result.seconds,
+  p50: round(result.p50),
+  p99: round(result.p99),
   non2xx: result.non2xx,
   errors: result.errors,
   badAnswers,

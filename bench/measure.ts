@@ -36,9 +36,7 @@ export interface Job {
 export async function runJob(job: Job): Promise<LoadReport> {
   const floor = job.scenario.startsWith('floor-');
   const rate = Math.round(job.rate ?? 0);
-  // autocannon splits an overall rate over its connections and leaves a connection whose share
-  // rounds to 0 unlimited, so a rate below the connections runs on fewer of them.
-  const connections = rate > 0 ? Math.min(settings.connections, rate) : settings.connections;
+  const connections = settings.connections;
   const script = floor ? `bench/${job.scenario}.ts` : 'bench/load.ts';
   const child = spawnNode(['--import', 'tsx', script], {
     ...job.env,

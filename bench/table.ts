@@ -84,10 +84,10 @@ it (n/a where no reference exists, as for floors on the embedded database). The 
 of the code named below, run as \`npm start\` runs it; the load generator and the floors run in
 processes of their own, never in the gateway's. During these figures the
 gateway writes its Mixpanel and Braze deliveries to the outbox but does not send them
-(OUTBOX_DISPATCHER=false). "p99 at half its peak" runs autocannon with overallRate at half the
-measured peak; autocannon enforces that rate per connection in one-second windows, so requests
-still go out in bursts at full concurrency: those p99s are closer to a saturated p99 than to one
-of evenly spaced requests. Every database is seeded with SQL before the gateway starts (see
+(OUTBOX_DISPATCHER=false). "p99 at half its peak" sends requests (or floor calls) evenly spaced at half the
+measured peak, on at most as many connections as the peak runs used, each latency counted from
+when its request was due (bench/paced.ts), so a server that falls behind is charged for the
+queue it causes. Every database is seeded with SQL before the gateway starts (see
 bench/seed.ts) with the rows the gateway itself writes for tracked users.`;
 
 /** Writes bench/RESULTS.md, formatted as `npm run format` would format it. */
