@@ -53,7 +53,7 @@ export function measureOperation(
 ): QueryMeasure {
   const operation = getOperationAST(document, operationName);
   if (!operation) return { depth: 0, cost: null };
-  const shape = operationShape(schema, document, operation);
+  const shape = shapeOf(schema, document, operation);
   // Nothing that multiplies (no list, no page): each selection counts once, as the estimate
   // would count it, without coercing the variables again (a trackUsers input is large).
   if (!shape.multiplies && shape.fields <= MAX_COUNTED_NODES) {
@@ -110,6 +110,24 @@ interface Shape {
   /** Whether no variable can change the cost: none is a page size or a directive's condition. */
   readonly variableFree: boolean;
 }
+
+/**
+ * The operation's shape, worked out once per parsed document: Apollo hands the same document to
+ * every request with the same text, and the shape depends on nothing else.
+ */
+function shapeOf(
+  schema: GraphQLSchema,
+  document: DocumentNode,
+  operation: OperationDefinitionNode,
+): Shape {
+  let bySchema = shapes.get(operation);
+  if (!bySchema) shapes.set(operation, (bySchema = new WeakMap()));
+  let shape = bySchema.get(schema);
+  if (!shape) bySchema.set(schema, (shape = operationShape(schema, document, operation)));
+  return shape;
+}
+
+const shapes = new WeakMap<OperationDefinitionNode, WeakMap<GraphQLSchema, Shape>>();
 
 /**
  * The operation's depth and selections, fragments counted where they are spread. Each fragment
