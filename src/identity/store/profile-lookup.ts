@@ -8,6 +8,7 @@ import { and, desc, eq, getTableColumns, isNull, sql, type SQL } from 'drizzle-o
 
 import type { Db } from '../../db/client.js';
 import { profiles } from './profile.sql.js';
+import { epochMs, jsonOf } from './sql-helpers.js';
 import type {
   AliasRow,
   AppSessionRow,
@@ -135,11 +136,7 @@ export class ProfileLookupRepository {
  */
 const outer = sql.raw('"profiles"."workspace_id" and c.profile_id = "profiles"."id"');
 
-/**
- * A time as whole milliseconds since the epoch, as Date holds it: building a Date from a number
- * costs a fraction of parsing the text the server would otherwise print.
- */
-const ms = (column: string) => sql.raw(`floor(extract(epoch from ${column}) * 1000)::int8`);
+const ms = epochMs;
 
 function buildLookup(db: Db, name: string, match: SQL, order: SQL[]) {
   const flag = (n: string) => sql`${sql.placeholder(n)}::boolean`;
@@ -183,8 +180,7 @@ function buildLookup(db: Db, name: string, match: SQL, order: SQL[]) {
 
 type Lookup = ReturnType<typeof buildLookup>;
 
-/** postgres.js hands json columns over parsed; PGlite may hand them as text. */
+/** A json array column; null (a child not asked for) as none. */
 function parseJson(value: unknown): unknown[] {
-  if (value === null || value === undefined) return [];
-  return (typeof value === 'string' ? JSON.parse(value) : value) as unknown[];
+  return value === null || value === undefined ? [] : jsonOf<unknown[]>(value);
 }
