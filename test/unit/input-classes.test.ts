@@ -45,7 +45,7 @@ describe('input classes', () => {
       }
       const instance = new (target as new () => Record<string, unknown>)();
       for (const [key, value] of Object.entries(instance)) {
-        if (value !== undefined) found.push(`${name}.${key} defaults to ${String(value)}`);
+        if (value !== undefined) found.push(`${name}.${key} defaults to ${JSON.stringify(value)}`);
       }
     }
     expect(found).toEqual([]);
