@@ -311,25 +311,36 @@ function requestIdOf(req: IncomingMessage): string {
 
 /** The request body: JSON parsed when sent as JSON, else the raw text (Apollo then refuses it). */
 async function readBody(req: IncomingMessage, limit: number): Promise<unknown> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > limit) {
-    req.resume();
-    throw new BodyTooLargeError();
-  }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      req.resume();
-      throw new BodyTooLargeError();
-    }
-    chunks.push(chunk as Buffer);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
+  const text = await readText(req, limit);
   const type = req.headers['content-type'] ?? '';
   if (text === '' || !/^application\/(.+\+)?json/i.test(type)) return text;
   return JSON.parse(text) as unknown;
+}
+
+/**
+ * The body as text, read from the stream's events rather than its async iterator (which cost a
+ * request a few per cent of its CPU); a body over `limit` bytes is drained unread and refused.
+ */
+function readText(req: IncomingMessage, limit: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const refuse = () => {
+      req.removeAllListeners('data');
+      req.resume();
+      reject(new BodyTooLargeError());
+    };
+    if (Number(req.headers['content-length'] ?? 0) > limit) return refuse();
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) refuse();
+      else chunks.push(chunk);
+    });
+    req.once('error', reject);
+    req.once('end', () => {
+      if (size <= limit) resolve(Buffer.concat(chunks).toString('utf8'));
+    });
+  });
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
