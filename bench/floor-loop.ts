@@ -37,20 +37,27 @@ interface Phase {
 
 async function phase(settings: FloorSettings, seconds: number, call: FloorCall): Promise<Phase> {
   const p: Phase = { latencies: [], items: 0, errors: 0, exhausted: false, firstError: null };
-  /** One call; false once the data ran out. */
-  const once = async (): Promise<boolean> => {
+  /** One call: whether it did its work, failed, or found the data run out. */
+  const attempt = async (): Promise<'done' | 'failed' | 'out'> => {
     try {
       const items = await call();
-      if (items === null) p.exhausted = true;
-      else p.items += items;
+      if (items === null) {
+        p.exhausted = true;
+        return 'out';
+      }
+      p.items += items;
+      return 'done';
     } catch (error) {
       p.errors++;
       p.firstError ??= (error as Error).message;
+      return 'failed';
     }
-    return !p.exhausted;
   };
   if (settings.rate > 0) {
-    const { latencies } = await paced(settings.rate, seconds, settings.loops, once);
+    const { latencies } = await paced(settings.rate, seconds, settings.loops, async () => {
+      await attempt();
+      return !p.exhausted;
+    });
     p.latencies.push(...latencies);
     return p;
   }
@@ -58,7 +65,8 @@ async function phase(settings: FloorSettings, seconds: number, call: FloorCall):
   const loop = async () => {
     while (performance.now() < end && !p.exhausted) {
       const t = performance.now();
-      if (await once()) p.latencies.push(performance.now() - t);
+      // Only calls that did their work are timed, as before pacing existed.
+      if ((await attempt()) === 'done') p.latencies.push(performance.now() - t);
     }
   };
   await Promise.all(Array.from({ length: settings.loops }, () => loop()));

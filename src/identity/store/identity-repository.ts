@@ -74,16 +74,12 @@ export class IdentityRepository {
    */
   async loadStates(tx: Tx, ws: string, rows: readonly ProfileRow[]): Promise<ProfileState[]> {
     if (rows.length === 0) return [];
-    const children = new Map(
-      rowsOf<ChildrenRow>(
-        await tx.execute(
-          childrenQuery(
-            ws,
-            rows.map((r) => r.id),
-          ),
-        ),
-      ).map((c) => [c.id, c]),
+    const query = childrenQuery(
+      ws,
+      rows.map((r) => r.id),
     );
+    const found = rowsOf<ChildrenRow>(await tx.execute(query));
+    const children = new Map(found.map((c) => [c.id, c]));
     return rows.map((p) => {
       const c = children.get(p.id)!;
       const purchase = jsonOf<[number, number, number, number] | null>(c.purchases);
@@ -222,11 +218,10 @@ type EventJson = [string, number, number, number, Record<string, number> | null]
  * gateway one value per day, not one row.
  */
 function childrenQuery(ws: string, ids: readonly string[]): SQL {
-  const of = (alias: string) =>
-    sql
-      .raw(`${alias}.workspace_id = `)
-      .append(sql`${ws}`)
-      .append(sql.raw(` and ${alias}.profile_id = p.id`));
+  const of = (alias: string) => {
+    const c = sql.raw(alias);
+    return sql`${c}.workspace_id = ${ws} and ${c}.profile_id = p.id`;
+  };
   return sql`
     select p.id,
       (select coalesce(json_agg(json_build_array(a.alias_label, a.alias_name)

@@ -136,18 +136,16 @@ export class ProfileLookupRepository {
  */
 const outer = sql.raw('"profiles"."workspace_id" and c.profile_id = "profiles"."id"');
 
-const ms = epochMs;
-
 function buildLookup(db: Db, name: string, match: SQL, order: SQL[]) {
   const flag = (n: string) => sql`${sql.placeholder(n)}::boolean`;
   const children = {
     aliasesJson: sql<unknown>`case when ${flag('wa')} then (select coalesce(json_agg(
       json_build_object('aliasLabel', c.alias_label, 'aliasName', c.alias_name,
-        'createdAt', ${ms('c.created_at')}) order by c.alias_label, c.alias_name), '[]'::json)
+        'createdAt', ${epochMs('c.created_at')}) order by c.alias_label, c.alias_name), '[]'::json)
       from aliases c where c.workspace_id = ${outer}) end`,
     eventsJson: sql<unknown>`case when ${flag('we')} then (select coalesce(json_agg(
-      json_build_object('name', c.name, 'count', c.count, 'firstAt', ${ms('c.first_at')},
-        'lastAt', ${ms('c.last_at')}) order by c.name), '[]'::json)
+      json_build_object('name', c.name, 'count', c.count, 'firstAt', ${epochMs('c.first_at')},
+        'lastAt', ${epochMs('c.last_at')}) order by c.name), '[]'::json)
       from event_summaries c where c.workspace_id = ${outer}) end`,
     daysJson: sql<unknown>`case when ${flag('wd')} then (select coalesce(json_agg(
       json_build_object('name', c.name, 'day', c.day, 'count', c.count) order by c.day),
@@ -155,17 +153,17 @@ function buildLookup(db: Db, name: string, match: SQL, order: SQL[]) {
       from event_daily_counts c where c.workspace_id = ${outer}
         and c.day >= ${sql.placeholder('since')}::date) end`,
     purchasesJson: sql<unknown>`case when ${flag('wp')} then (select coalesce(json_agg(
-      json_build_object('count', c.count, 'totalCents', c.total_cents, 'firstAt', ${ms('c.first_at')},
-        'lastAt', ${ms('c.last_at')})), '[]'::json)
+      json_build_object('count', c.count, 'totalCents', c.total_cents, 'firstAt', ${epochMs('c.first_at')},
+        'lastAt', ${epochMs('c.last_at')})), '[]'::json)
       from purchase_summaries c where c.workspace_id = ${outer}) end`,
     tokensJson: sql<unknown>`case when ${flag('wt')} then (select coalesce(json_agg(
       json_build_object('appId', c.app_id, 'token', c.token, 'platform', c.platform,
-        'createdAt', ${ms('c.created_at')}, 'updatedAt', ${ms('c.updated_at')}) order by c.app_id, c.token),
+        'createdAt', ${epochMs('c.created_at')}, 'updatedAt', ${epochMs('c.updated_at')}) order by c.app_id, c.token),
       '[]'::json)
       from push_tokens c where c.workspace_id = ${outer}) end`,
     appsJson: sql<unknown>`case when ${flag('ws2')} then (select coalesce(json_agg(
       json_build_object('appId', c.app_id, 'sessionCount', c.session_count,
-        'firstSessionAt', ${ms('c.first_session_at')}, 'lastSessionAt', ${ms('c.last_session_at')},
+        'firstSessionAt', ${epochMs('c.first_session_at')}, 'lastSessionAt', ${epochMs('c.last_session_at')},
         'totalSeconds', c.total_seconds) order by c.app_id), '[]'::json)
       from app_sessions c where c.workspace_id = ${outer}) end`,
   };
