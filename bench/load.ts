@@ -155,10 +155,15 @@ const headers = {
   ...(env['KEY'] ? { authorization: `Bearer ${env['KEY']}` } : {}),
 };
 
+/**
+ * The kept-alive connections of paced runs: opened during the warm-up and kept for the measured
+ * part, as a steady client keeps them, so that its first requests do not pay for connecting.
+ */
+const agent = new http.Agent({ keepAlive: true, maxSockets: Number(env['CONNECTIONS'] ?? 10) });
+
 /** RATE requests a second, evenly spaced, on at most CONNECTIONS kept-alive connections. */
 async function runPaced(rate: number, seconds: number, measured: boolean): Promise<LoadTotals> {
   const connections = Number(env['CONNECTIONS'] ?? 10);
-  const agent = new http.Agent({ keepAlive: true, maxSockets: connections });
   const totals = { non2xx: 0, errors: 0 };
   let running = true;
   stop = () => (running = false);
@@ -183,7 +188,6 @@ async function runPaced(rate: number, seconds: number, measured: boolean): Promi
       request.end(body);
     });
   const phase = await paced(rate, seconds, connections, send);
-  agent.destroy();
   return {
     requests: phase.latencies.length,
     seconds: phase.seconds,
@@ -221,6 +225,7 @@ const warmup = Number(env['WARMUP'] ?? 2);
 if (warmup > 0) await load(warmup, false);
 items = 0;
 const result = await load(Number(env['SECONDS'] ?? 10), true);
+agent.destroy();
 const round = (ms: number) => Math.round(ms * 10) / 10;
 const report: LoadReport = {
   requests: result.requests,
