@@ -16,8 +16,18 @@ import { ATTRIBUTE_KEYS, storedAttribute, type Located, type ValidTrack } from '
 export const DAILY_WINDOW_DAYS = 30;
 const DAY_MS = 24 * 60 * 60 * 1000;
 
+/** The last day utcDay wrote out: a request's items mostly fall on one or two days. */
+let lastDay = NaN;
+let lastDayText = '';
+
+/** The UTC day of `time` as `YYYY-MM-DD`. */
 export function utcDay(time: Date): string {
-  return time.toISOString().slice(0, 10);
+  const day = Math.floor(time.getTime() / DAY_MS);
+  if (day !== lastDay) {
+    lastDayText = new Date(day * DAY_MS).toISOString().slice(0, 10);
+    lastDay = day;
+  }
+  return lastDayText;
 }
 
 export function firstDayOfWindow(now: Date): string {

@@ -125,6 +125,51 @@ describe('trackUsers', () => {
     expect(data?.profile.events[0].dailyCounts).toEqual([{ day: late.slice(0, 10), count: 1 }]);
   });
 
+  it('keeps times to the millisecond, through tracking and through a merge that rewrites them', async () => {
+    const externalId = anExternalId();
+    const anonId = anAnonId();
+    const oldest = '1971-01-01T00:00:00.001Z';
+    const recent = new Date(Math.floor(Date.now() / 1000) * 1000 - 60_000 + 999).toISOString();
+    const merged = '1999-12-31T23:59:59.999Z';
+    const session = { startedAt: '2001-02-03T04:05:06.007Z', endedAt: '2001-02-03T04:07:06.993Z' };
+    await gw.gql(key, TRACK, {
+      input: {
+        events: [{ externalId, ...anEvent({ name: 'signup', time: recent }) }],
+        purchases: [{ externalId, ...aPurchase({ time: oldest }) }],
+      },
+    });
+    await gw.gql(key, TRACK, {
+      input: {
+        events: [{ anonId, ...anEvent({ name: 'signup', time: merged }) }],
+        sessions: [{ anonId, ...aSession(session) }],
+      },
+    });
+    const anon = (await gw.gql(key, FULL, { by: { anonId } })).data!.profile;
+    expect(anon.firstSessionAt).toBe(session.startedAt);
+    const identify = await gw.gql(
+      key,
+      `mutation ($input: IdentifyUsersInput!) { identifyUsers(input: $input) { results { outcome } } }`,
+      {
+        input: {
+          aliasesToIdentify: [
+            { externalId, userAlias: { aliasLabel: 'anon_id', aliasName: anonId } },
+          ],
+          mergeBehavior: 'MERGE',
+        },
+      },
+    );
+    expect(identify.data?.identifyUsers.results).toEqual([{ outcome: 'MERGED' }]);
+    const { data } = await gw.gql(key, FULL, { by: { externalId } });
+    expect(data?.profile.events).toMatchObject([
+      { name: 'signup', count: 2, firstAt: merged, lastAt: recent },
+    ]);
+    expect(data?.profile.purchases).toMatchObject({ firstAt: oldest, lastAt: oldest });
+    expect(data?.profile).toMatchObject({
+      firstSessionAt: anon.firstSessionAt,
+      lastSessionAt: anon.lastSessionAt,
+    });
+  });
+
   it('leaves absent attributes alone, clears null ones and removes custom keys set to null', async () => {
     const externalId = anExternalId();
     await gw.gql(key, TRACK, {

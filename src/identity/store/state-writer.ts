@@ -16,7 +16,7 @@ import type { Tx } from '../../db/client.js';
 import {
   columnNames,
   columnsOf,
-  iso,
+  msOf,
   unnestRows,
   type Column,
   type Value,
@@ -41,7 +41,7 @@ const TABLES = {
   aliases: (s) => s.aliases.map((a) => [a.aliasLabel, a.aliasName, s.id]),
   push_tokens: (s) => s.pushTokens.map((t) => [t.appId, t.token, s.id, t.platform]),
   event_summaries: (s) =>
-    s.events.map((e) => [s.id, e.name, e.count, iso(e.firstAt), iso(e.lastAt)]),
+    s.events.map((e) => [s.id, e.name, e.count, msOf(e.firstAt), msOf(e.lastAt)]),
   event_daily_counts: dailyRows,
   purchase_summaries: (s) =>
     s.purchases
@@ -50,8 +50,8 @@ const TABLES = {
             s.id,
             s.purchases.count,
             s.purchases.totalCents,
-            iso(s.purchases.firstAt),
-            iso(s.purchases.lastAt),
+            msOf(s.purchases.firstAt),
+            msOf(s.purchases.lastAt),
           ],
         ]
       : [],
@@ -60,8 +60,8 @@ const TABLES = {
       s.id,
       a.appId,
       a.sessionCount,
-      iso(a.firstSessionAt),
-      iso(a.lastSessionAt),
+      msOf(a.firstSessionAt),
+      msOf(a.lastSessionAt),
       a.totalSeconds,
     ]),
 } satisfies Record<string, RowsOf>;
@@ -206,10 +206,10 @@ function profileUpdate(ws: string, states: readonly ProfileState[]): SQL {
     ),
     JSON.stringify(s.customAttributes),
     s.sessionCount,
-    iso(s.firstSessionAt),
-    iso(s.lastSessionAt),
+    msOf(s.firstSessionAt),
+    msOf(s.lastSessionAt),
     s.mergedInto,
-    iso(s.updatedAt),
+    msOf(s.updatedAt),
   ]);
   const sets = PROFILE_COLUMNS.slice(1)
     .map(([name]) => `${name} = v.${name}`)

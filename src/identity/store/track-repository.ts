@@ -7,7 +7,7 @@ import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Tx } from '../../db/client.js';
 import { profiles } from './profile.sql.js';
 import { oneWorkspace, rowsOf } from '../../db/rows.js';
-import { columnNames, columnsOf, iso, unnestRows, type Column } from '../../db/unnest.js';
+import { columnNames, columnsOf, iso, msOf, unnestRows, type Column } from '../../db/unnest.js';
 import { textArray, uuidArray } from './sql-helpers.js';
 
 /** The standard attributes, as the API names them and as the table stores them. */
@@ -267,13 +267,12 @@ export class TrackRepository {
       ['external_id', 'text'],
       ['created_at', 'timestamptz'],
     ];
-    const at = (r: (typeof rows)[number]) => r.createdAt.toISOString();
     await tx.execute(sql`
       insert into profiles (workspace_id, id, external_id, created_at, updated_at)
       select ${oneWorkspace(rows)}::uuid, v.id, v.external_id, v.created_at, v.created_at
       from ${unnestRows(
         columns,
-        rows.map((r) => [r.id, r.externalId, at(r)]),
+        rows.map((r) => [r.id, r.externalId, msOf(r.createdAt)]),
       )}`);
   }
 
@@ -352,7 +351,7 @@ export class TrackRepository {
       select ${workspaceId}::uuid, ${columnsOf(EVENT_COLUMNS)}
       from ${unnestRows(
         EVENT_COLUMNS,
-        events.map((e) => [e.profileId, e.name, e.count, iso(e.firstAt), iso(e.lastAt)]),
+        events.map((e) => [e.profileId, e.name, e.count, msOf(e.firstAt), msOf(e.lastAt)]),
       )}
       on conflict (workspace_id, profile_id, name) do update set
         count = event_summaries.count + excluded.count,
@@ -405,7 +404,7 @@ export class TrackRepository {
       select ${workspaceId}::uuid, ${columnsOf(PURCHASE_COLUMNS)}
       from ${unnestRows(
         PURCHASE_COLUMNS,
-        purchases.map((p) => [p.profileId, p.count, p.totalCents, iso(p.firstAt), iso(p.lastAt)]),
+        purchases.map((p) => [p.profileId, p.count, p.totalCents, msOf(p.firstAt), msOf(p.lastAt)]),
       )}
       on conflict (workspace_id, profile_id) do update set
         count = purchase_summaries.count + excluded.count,
@@ -425,8 +424,8 @@ export class TrackRepository {
       s.profileId,
       s.appId,
       s.count,
-      iso(s.firstAt),
-      iso(s.lastAt),
+      msOf(s.firstAt),
+      msOf(s.lastAt),
       s.seconds,
     ]);
     await tx.execute(sql`
