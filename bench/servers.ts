@@ -58,8 +58,8 @@ export function removeBuilds(): void {
 
 /**
  * The settings under which the gateway is measured; `env` adds the database. Logging stays at
- * its default level (every request is logged, as in production), which also prints the line
- * that tells the port it chose.
+ * its default level, as in production (a line for every mutation and every failure; queries
+ * answered without error log at debug), which also prints the line that tells the port it chose.
  */
 export const GATEWAY_ENV = {
   NODE_ENV: 'production',

@@ -15,7 +15,7 @@ import {
   ApolloServerPluginInlineTraceDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
-import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule } from 'graphql';
+import { GraphQLError, Kind, NoSchemaIntrospectionCustomRule, OperationTypeNode } from 'graphql';
 import type { Logger } from 'pino';
 
 import type { Config } from '../config/config.js';
@@ -124,17 +124,25 @@ export async function startHttpServer(options: HttpOptions): Promise<RunningServ
               const errors = body.kind === 'single' ? body.singleResult.errors : undefined;
               const outcome = errors?.length ? codeOf(errors[0]?.extensions?.['code']) : 'ok';
               metrics.requests.inc({ operation, outcome });
-              requestLog.info(
-                {
-                  requestId: rc.contextValue.requestId,
-                  workspaceId: rc.contextValue.scope.workspaceId,
-                  keyId: rc.contextValue.principal.keyId,
-                  operation,
-                  outcome,
-                  ms: Number(process.hrtime.bigint() - started) / 1e6,
-                },
-                'graphql request',
-              );
+              // A query answered without error changed nothing and is counted in /metrics: its
+              // line is at debug. Mutations and every failure are at info.
+              const level =
+                outcome === 'ok' && rc.operation?.operation === OperationTypeNode.QUERY
+                  ? 'debug'
+                  : 'info';
+              if (requestLog.isLevelEnabled(level)) {
+                requestLog[level](
+                  {
+                    requestId: rc.contextValue.requestId,
+                    workspaceId: rc.contextValue.scope.workspaceId,
+                    keyId: rc.contextValue.principal.keyId,
+                    operation,
+                    outcome,
+                    ms: Number(process.hrtime.bigint() - started) / 1e6,
+                  },
+                  'graphql request',
+                );
+              }
               metrics.latency.observe(
                 { operation },
                 Number(process.hrtime.bigint() - started) / 1e9,

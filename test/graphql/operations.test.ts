@@ -120,6 +120,60 @@ describe('logs', () => {
   });
 });
 
+describe('request lines', () => {
+  it('are written at info for mutations and failures, at debug for queries answered without error', async () => {
+    const lines: string[] = [];
+    const gw = await startTestGateway({}, { logLines: lines, logLevel: 'info' });
+    try {
+      const { key } = await gw.newWorkspace();
+      const externalId = anExternalId();
+      const track = await gw.gql(
+        key,
+        `mutation ($i: TrackUsersInput!) { trackUsers(input: $i) { eventsProcessed } }`,
+        { i: { events: [{ externalId, ...anEvent() }] } },
+      );
+      expect(track.errors).toBeUndefined();
+      const read = await gw.gql(
+        key,
+        `query ($x: String!) { profile(by: { externalId: $x }) { id } }`,
+        {
+          x: externalId,
+        },
+      );
+      expect(read.data?.profile).not.toBeNull();
+      const bad = await gw.gql(
+        key,
+        `{ profile(by: { externalId: "a", email: "b@example.com" }) { id } }`,
+      );
+      expect(bad.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+      const requests = lines
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l['msg'] === 'graphql request');
+      expect(requests.map((l) => [l['level'], l['operation'], l['outcome']])).toEqual([
+        [30, 'trackUsers', 'ok'],
+        [30, 'profile', 'BAD_USER_INPUT'],
+      ]);
+    } finally {
+      await gw.close();
+    }
+    // At debug, the query's line is there too.
+    const all: string[] = [];
+    const verbose = await startTestGateway({}, { logLines: all, logLevel: 'debug' });
+    try {
+      const { key } = await verbose.newWorkspace();
+      await verbose.gql(key, `{ profiles(first: 1) { totalCount } }`);
+      const requests = all
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .filter((l) => l['msg'] === 'graphql request');
+      expect(requests.map((l) => [l['level'], l['operation'], l['outcome']])).toEqual([
+        [20, 'profiles', 'ok'],
+      ]);
+    } finally {
+      await verbose.close();
+    }
+  });
+});
+
 describe('graceful shutdown', () => {
   it('finishes requests in flight and releases the rows its dispatcher holds', async () => {
     const gw = await startTestGateway({

@@ -39,7 +39,7 @@ export interface TestGateway {
 
 export async function startTestGateway(
   env: Record<string, string> = {},
-  options: { logLines?: string[] } = {},
+  options: { logLines?: string[]; logLevel?: string } = {},
 ): Promise<TestGateway> {
   const queries: string[] = [];
   const config = testConfig(env);
@@ -49,7 +49,9 @@ export async function startTestGateway(
     ...(env['DATABASE_POOL_SIZE'] ? { poolSize: config.db.poolSize } : {}),
   });
   const logger = options.logLines
-    ? createLogger('debug', { write: (line: string) => void options.logLines!.push(line) })
+    ? createLogger(options.logLevel ?? 'debug', {
+        write: (line: string) => void options.logLines!.push(line),
+      })
     : pino({ level: process.env['DEBUG_LOG'] ?? 'silent' });
   const gateway = await startGateway(config, database, logger);
   const url = gateway.server.url.replace('0.0.0.0', '127.0.0.1');
