@@ -39,6 +39,7 @@ try {
   database = await openDatabase({
     url: config.db.url,
     dataDir: config.db.dataDir,
+    sharedBuffersKb: config.db.sharedBuffersKb,
     poolSize: config.db.poolSize,
     readPoolSize: config.db.readPoolSize,
     timeouts: config.db.timeouts,

@@ -21,6 +21,22 @@ const timeLimit = (fallback: number) =>
 
 const urlString = z.string().trim().url();
 
+/**
+ * The embedded database's buffer cache (PostgreSQL's `shared_buffers`), in kB. PostgreSQL's own
+ * default, 128 MB, is allocated and cleared inside the WebAssembly memory at every start: 16 MB
+ * starts the gateway about a third of a second sooner and holds about 130 MB less, and the
+ * benchmark's reads and writes on 10,000 profiles ran as fast (what misses it comes from the
+ * operating system's file cache).
+ */
+export const DEFAULT_SHARED_BUFFERS_KB = 16 * 1024;
+
+/** `16MB`, `512kB`, `1GB` (PostgreSQL's units) in kB; null when it is not such a size. */
+function sizeInKb(value: string): number | null {
+  const m = /^(\d{1,7})(kB|MB|GB)$/.exec(value);
+  if (!m) return null;
+  return Number(m[1]) * { kB: 1, MB: 1024, GB: 1024 * 1024 }[m[2] as 'kB' | 'MB' | 'GB'];
+}
+
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   HOST: z.string().trim().min(1).default('127.0.0.1'),
@@ -31,6 +47,18 @@ const envSchema = z.object({
       .optional(),
   ),
   DATA_DIR: z.string().trim().min(1).default('./.data'),
+  EMBEDDED_SHARED_BUFFERS: z
+    .string()
+    .trim()
+    .default(`${DEFAULT_SHARED_BUFFERS_KB / 1024}MB`)
+    .transform((value, ctx) => {
+      const kb = sizeInKb(value);
+      if (kb === null || kb < 128 || kb > 1024 * 1024) {
+        ctx.addIssue({ code: 'custom', message: 'must be a size from 128kB to 1GB, e.g. 16MB' });
+        return z.NEVER;
+      }
+      return kb;
+    }),
   DATABASE_POOL_SIZE: positiveInt(10),
   DATABASE_READ_POOL_SIZE: positiveInt(2),
   DATABASE_STATEMENT_TIMEOUT_MS: timeLimit(30_000),
@@ -170,6 +198,8 @@ export interface Config {
   readonly db: {
     readonly url: string | null;
     readonly dataDir: string;
+    /** The embedded database's `shared_buffers`, in kB. */
+    readonly sharedBuffersKb: number;
     readonly poolSize: number;
     readonly readPoolSize: number;
     /** PostgreSQL's time limits for every session of the gateway (0: none). */
@@ -275,6 +305,7 @@ export function loadConfig(env: Env): Config {
     db: {
       url: e.DATABASE_URL ?? null,
       dataDir: e.DATA_DIR,
+      sharedBuffersKb: e.EMBEDDED_SHARED_BUFFERS,
       poolSize: e.DATABASE_POOL_SIZE,
       readPoolSize: e.DATABASE_READ_POOL_SIZE,
       timeouts: {

@@ -12,7 +12,7 @@ import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import postgres from 'postgres';
 
-import type { DatabaseTimeouts } from '../config/config.js';
+import { DEFAULT_SHARED_BUFFERS_KB, type DatabaseTimeouts } from '../config/config.js';
 import { acquireDataDirLock, type DataDirLock } from './data-dir-lock.js';
 import { PreparePolicy, preparing } from './prepared-statements.js';
 import * as schema from './schema.js';
@@ -54,6 +54,8 @@ export interface OpenOptions {
   readonly poolSize?: number;
   /** Connections of the `reads` pool (PostgreSQL only). */
   readonly readPoolSize?: number;
+  /** PGlite only: its `shared_buffers` in kB (DEFAULT_SHARED_BUFFERS_KB when not given). */
+  readonly sharedBuffersKb?: number;
   /** PGlite only: start from a dump of an already-migrated database (tests). */
   readonly loadDataDir?: Blob;
   /** Called with every SQL statement drizzle sends (tests count and explain queries with it). */
@@ -78,7 +80,12 @@ export async function openDatabase(options: OpenOptions): Promise<Database> {
       options.timeouts,
     );
   }
-  return openPglite(options.dataDir, options.loadDataDir, logger);
+  return openPglite(
+    options.dataDir,
+    options.loadDataDir,
+    options.sharedBuffersKb ?? DEFAULT_SHARED_BUFFERS_KB,
+    logger,
+  );
 }
 
 function openPostgres(
@@ -129,6 +136,7 @@ function sessionLimits(t: DatabaseTimeouts): Record<string, string> {
 async function openPglite(
   dataDir: string | null,
   loadDataDir: Blob | undefined,
+  sharedBuffersKb: number,
   logger: Logger | undefined,
 ): Promise<Database> {
   let lock: DataDirLock | null = null;
@@ -146,7 +154,11 @@ async function openPglite(
   ]);
   let client: PGlite;
   try {
-    client = await Embedded.create({ dataDir: pgDir, loadDataDir });
+    client = await Embedded.create({
+      dataDir: pgDir,
+      loadDataDir,
+      startParams: [...Embedded.defaultStartParams, '-c', `shared_buffers=${sharedBuffersKb}kB`],
+    });
   } catch (error) {
     lock?.release();
     throw error;

@@ -5,12 +5,13 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { openDatabase } from '../../src/db/client.js';
 import { acquireDataDirLock, DataDirLockedError } from '../../src/db/data-dir-lock.js';
 import { expectedMigrationCount, migrationsApplied, runMigrations } from '../../src/db/migrate.js';
+import { rowsOf } from '../../src/db/rows.js';
 import { workspaces } from '../../src/db/schema.js';
 import { uuidv7 } from '../../src/lib/uuid.js';
 import { createScratchDatabase, openTestDatabase, testDatabaseUrl } from '../helpers/database.js';
@@ -89,6 +90,23 @@ describe('the embedded database in a data folder', () => {
     expect(await migrationsApplied(second)).toBe(true);
     const rows = await second.db.select().from(workspaces).where(eq(workspaces.id, id));
     expect(rows.map((r) => r.name)).toEqual(['kept']);
+  });
+
+  it('runs with the buffer cache it is given, 16 MB unless told', async () => {
+    const setting = async (sharedBuffersKb?: number) => {
+      const dir = await tempDir();
+      const database = await openDatabase({ url: null, dataDir: dir, sharedBuffersKb });
+      try {
+        const [row] = rowsOf<{ shared_buffers: string }>(
+          await database.db.execute(sql`show shared_buffers`),
+        );
+        return row?.shared_buffers;
+      } finally {
+        await database.close();
+      }
+    };
+    expect(await setting()).toBe('16MB');
+    expect(await setting(512)).toBe('512kB');
   });
 
   it('refuses a second opener of the same folder while the first holds it', async () => {

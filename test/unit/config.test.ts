@@ -14,6 +14,7 @@ describe('loadConfig', () => {
     expect(config.db).toEqual({
       url: null,
       dataDir: './.data',
+      sharedBuffersKb: 16 * 1024,
       poolSize: 10,
       readPoolSize: 2,
       timeouts: { statementMs: 30_000, lockMs: 10_000, idleInTransactionMs: 60_000 },
@@ -78,6 +79,7 @@ describe('loadConfig', () => {
         MIXPANEL_SERVICE_ACCOUNT: 'u:s',
         DATABASE_LOCK_TIMEOUT_MS: '-1',
         DATABASE_STATEMENT_TIMEOUT_MS: 'soon',
+        EMBEDDED_SHARED_BUFFERS: '16 MB',
       });
     } catch (e) {
       error = e;
@@ -93,8 +95,21 @@ describe('loadConfig', () => {
       'MIXPANEL_TOKEN',
       'DATABASE_LOCK_TIMEOUT_MS',
       'DATABASE_STATEMENT_TIMEOUT_MS',
+      'EMBEDDED_SHARED_BUFFERS',
     ]) {
       expect(problems).toContain(name);
+    }
+  });
+
+  it("takes EMBEDDED_SHARED_BUFFERS in PostgreSQL's units, from 128kB to 1GB", () => {
+    const kb = (value: string) => loadConfig({ EMBEDDED_SHARED_BUFFERS: value }).db.sharedBuffersKb;
+    expect(kb('128kB')).toBe(128);
+    expect(kb(' 64MB ')).toBe(64 * 1024);
+    expect(kb('1GB')).toBe(1024 * 1024);
+    for (const bad of ['127kB', '2GB', '16', '16mb', '16 MB', '-1MB', '1.5GB', '']) {
+      expect(() => loadConfig({ EMBEDDED_SHARED_BUFFERS: bad }), bad).toThrow(
+        /EMBEDDED_SHARED_BUFFERS: must be a size from 128kB to 1GB/,
+      );
     }
   });
 
