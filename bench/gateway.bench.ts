@@ -14,7 +14,8 @@
  * Load comes from autocannon in a process of its own (load.ts), 10 connections
  * (BENCH_CONNECTIONS), BENCH_RUNS runs (3) of BENCH_SECONDS (10) after a BENCH_WARMUP (2 s)
  * warm-up; a figure is the median. References: Apollo Server's smallest service (apollo-hello.ts)
- * for the read path, and hand-written postgres.js floors (floor-*.ts, PostgreSQL only) doing the
+ * for the read path, the same `profile(by:)` read hand-written on Apollo (apollo-profile.ts, on
+ * both databases), and hand-written postgres.js floors (floor-*.ts, PostgreSQL only) doing the
  * same database work as trackUsers and identifyUsers. A second PostgreSQL database with
  * 1,000,000 users (BENCH_LARGE=false skips it) shows whether cost depends on size, and one of
  * 10,000 users a year old (BENCH_AGED=false skips it) whether a merge costs more into an old
@@ -27,7 +28,7 @@ import { median, rssKiB } from './processes.js';
 import { measureAged, measureDatabase, measureLarge, type Figures } from './scenarios.js';
 import {
   buildGateway,
-  compileApollo,
+  compileReference,
   hello,
   readyz,
   removeBuilds,
@@ -90,7 +91,8 @@ process.on('SIGTERM', () => void stopping('SIGTERM'));
 try {
   log('building the gateway (npm run build)');
   const code = buildGateway();
-  const apolloScript = compileApollo();
+  const apolloScript = compileReference('apollo-hello');
+  const readFloorScript = compileReference('apollo-profile');
   apollo = await startApollo(apolloScript);
   await new Promise((r) => setTimeout(r, 1000));
   const apolloIdleKiB = rssKiB(apollo.child.process.pid) ?? 0;
@@ -109,7 +111,7 @@ try {
     );
     targets.push(t);
     log(`${kind}: measuring`);
-    const figures = await measureDatabase(t, apollo);
+    const figures = await measureDatabase(t, apollo, readFloorScript);
     ten[kind] = figures;
     await stopGateway(t);
     log(`${kind}: start times`);

@@ -5,9 +5,9 @@
  */
 import { medianReport, runJob, settings, type Job, type LoadReport } from './measure.js';
 import { rssKiB } from './processes.js';
-import { peakRss, type Server } from './servers.js';
+import { peakRss, startApollo, type Server } from './servers.js';
 import { poolAnonId } from './names.js';
-import { ensureAnonymous, onGateway, type Target } from './targets.js';
+import { ensureAnonymous, onGateway, stopGateway, type Target } from './targets.js';
 
 export interface Figure {
   readonly report: LoadReport;
@@ -127,8 +127,40 @@ async function checkSeed(t: Target, gateway: Server): Promise<void> {
   if (!ok) throw new Error(`seeded users read back wrong: ${JSON.stringify({ user, anon })}`);
 }
 
-/** Every scenario on one database with 10,000 users; floors only on PostgreSQL. */
-export async function measureDatabase(t: Target, apollo: Server): Promise<Figures> {
+/**
+ * One run of the read floor (bench/apollo-profile.ts, compiled to `script`) on the target's
+ * data. The embedded database's folder is one process's at a time: there the gateway stops
+ * first, and the next gateway run starts it again.
+ */
+async function readFloor(t: Target, script: string, rate: number): Promise<Figure> {
+  if (t.kind === 'pglite') await stopGateway(t);
+  const where = t.databaseUrl ? { DATABASE_URL: t.databaseUrl } : { DATA_DIR: t.env['DATA_DIR'] };
+  const floor = await startApollo(script, { ...where, WORKSPACE_ID: t.workspaceId });
+  try {
+    const env = {
+      URL: floor.url,
+      USERS: String(t.users),
+      OFFSET: String(Math.floor(Math.random() * t.users)),
+    };
+    const { result, peakMiB } = await peakRss(floor.child.process.pid, () =>
+      runJob({ scenario: 'profile', rate, env }),
+    );
+    return { report: result, peakKiB: peakMiB * 1024 };
+  } finally {
+    await floor.child.stop();
+  }
+}
+
+/**
+ * Every scenario on one database with 10,000 users: `{ __typename }` against Apollo's
+ * `{ hello }`, `profile(by:)` against the read floor (`readFloorScript`, on both databases), the
+ * writes against their floors (PostgreSQL only).
+ */
+export async function measureDatabase(
+  t: Target,
+  apollo: Server,
+  readFloorScript: string,
+): Promise<Figures> {
   const figures: Figures = {};
   const gateway = await onGateway(t, 'start', async (g) => g);
   await checkSeed(t, gateway);
@@ -148,9 +180,10 @@ export async function measureDatabase(t: Target, apollo: Server): Promise<Figure
   };
 
   record('typename', await alternate(t, 'typename', 0, hello(0)));
-  record('profile', await alternate(t, 'profile', 0, null));
+  const read = (rate: number) => () => readFloor(t, readFloorScript, rate);
+  record('profile', await alternate(t, 'profile', 0, read(0)));
   const half = Math.max(1, figures['profile'].report.perSecond / 2);
-  record('profileHalf', await alternate(t, 'profile', half, hello(half)));
+  record('profileHalf', await alternate(t, 'profile', half, read(half)));
   record('track', await alternate(t, 'track', 0, floor('floor-track')));
   record('identify', await alternate(t, 'identify', 0, floor('floor-identify')));
   const calls = Math.max(1, figures['identify'].report.perSecond / 2);

@@ -96,13 +96,18 @@ export function lastWords(server: Server): string {
     .join('\n');
 }
 
-/** Apollo's server compiled once to JavaScript, so that it starts as the gateway's build does. */
-export function compileApollo(): string {
+/**
+ * A reference server (bench/apollo-hello.ts, bench/apollo-profile.ts) compiled once to
+ * JavaScript, so that it starts as the gateway's build does; its packages stay in node_modules.
+ */
+export function compileReference(name: 'apollo-hello' | 'apollo-profile'): string {
   mkdirSync(cache, { recursive: true });
-  const outfile = path.join(cache, 'apollo-hello.mjs');
+  const outfile = path.join(cache, `${name}.mjs`);
   buildSync({
-    entryPoints: [path.join(root, 'bench', 'apollo-hello.ts')],
+    entryPoints: [path.join(root, 'bench', `${name}.ts`)],
     outfile,
+    bundle: true,
+    packages: 'external',
     format: 'esm',
     platform: 'node',
     target: 'node20',
@@ -111,11 +116,17 @@ export function compileApollo(): string {
   return outfile;
 }
 
-export async function startApollo(script: string): Promise<Server> {
+/** A compiled reference server, started with `env`; resolves once it listens. */
+export async function startApollo(script: string, env: NodeJS.ProcessEnv = {}): Promise<Server> {
   const spawnedAt = performance.now();
-  const child = spawnNode([script], { NODE_ENV: 'production', PORT: '0' });
-  const line = await child.line((l) => l.startsWith('{"url"'));
-  return { child, url: (JSON.parse(line) as { url: string }).url, spawnedAt };
+  const child = spawnNode([script], { ...env, NODE_ENV: 'production', PORT: '0' });
+  try {
+    const line = await child.line((l) => l.startsWith('{"url"'), 120_000);
+    return { child, url: (JSON.parse(line) as { url: string }).url, spawnedAt };
+  } catch (error) {
+    await child.stop('SIGKILL');
+    throw error;
+  }
 }
 
 /** Milliseconds from spawning a server to the first 200 of `probe`; the server is stopped. */

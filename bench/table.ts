@@ -76,9 +76,10 @@ const INTRO = `Figures from \`npm run bench\` (bench/gateway.bench.ts). Each lin
 was measured and on which **database**; **measured** is the median of the runs (each after a
 warm-up; requests per second, identifiers or events per second, latency percentiles, resident
 memory or start time); **reference** is what it is compared with, measured in the same run on the
-same machine: the smallest Apollo Server 5 (\`{ hello }\`), a hand-written floor on postgres.js
-doing the same database work in one transaction per call, or the same figure with 10,000
-profiles; **ratio** is measured / reference (for the 1,000,000-profile lines: speed with 10,000 /
+same machine: the smallest Apollo Server 5 (\`{ hello }\`), the read floor (the same
+\`profile(by:)\` read hand-written on Apollo Server 5 with one prepared statement,
+bench/apollo-profile.ts), a hand-written floor on postgres.js doing the same database work as a
+write in one transaction per call, or the same figure with 10,000 profiles; **ratio** is measured / reference (for the 1,000,000-profile lines: speed with 10,000 /
 speed with 1,000,000); **goal** is the target from the issue and **holds** whether this run met
 it (n/a where no reference exists, as for floors on the embedded database). The gateway is the build
 of the code named below, run as \`npm start\` runs it; the load generator and the floors run in
