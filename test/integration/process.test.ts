@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { SourceMap } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -170,5 +171,19 @@ describe('the gateway process', () => {
     const sources = map.sources.map((s) => path.resolve(outdir, s));
     expect(sources).toContain(path.join(root, 'src', 'main.ts'));
     expect(sources).toContain(path.join(root, 'src', 'identity', 'identity-service.ts'));
+    // The bundle has no whitespace to spare, so positions map by column: a function of the
+    // bundle maps back to its own line in its own source.
+    const bundle = readFileSync(entry, 'utf8');
+    const at = bundle.indexOf('async function startGateway(');
+    const before = bundle.slice(0, at).split('\n');
+    const found = new SourceMap(JSON.parse(readFileSync(`${entry}.map`, 'utf8'))).findEntry(
+      before.length - 1,
+      before.at(-1)!.length,
+    ) as { originalSource?: string; originalLine?: number };
+    expect(path.resolve(outdir, found.originalSource ?? '')).toBe(
+      path.join(root, 'src', 'gateway.ts'),
+    );
+    const lines = readFileSync(path.join(root, 'src', 'gateway.ts'), 'utf8').split('\n');
+    expect(lines[found.originalLine ?? -1]).toMatch(/^export async function startGateway\(/);
   }, 120_000);
 });
