@@ -171,8 +171,7 @@ describe('the gateway process', () => {
     const sources = map.sources.map((s) => path.resolve(outdir, s));
     expect(sources).toContain(path.join(root, 'src', 'main.ts'));
     expect(sources).toContain(path.join(root, 'src', 'identity', 'identity-service.ts'));
-    // The bundle has no whitespace to spare, so positions map by column: a function of the
-    // bundle maps back to its own line in its own source.
+    // And they map back to the right place: a function of the bundle to its own line.
     const bundle = readFileSync(entry, 'utf8');
     const at = bundle.indexOf('async function startGateway(');
     const before = bundle.slice(0, at).split('\n');
