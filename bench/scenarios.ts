@@ -167,8 +167,8 @@ export async function measureDatabase(
   await new Promise((r) => setTimeout(r, 2000));
   figures['idle'] = { report: medianReport([]), peakKiB: rssKiB(gateway.child.process.pid) ?? 0 };
 
-  const hello = (rate: number) => async (): Promise<Figure> => {
-    const job = { scenario: 'hello', rate, env: { URL: apollo.url } };
+  const hello = async (): Promise<Figure> => {
+    const job = { scenario: 'hello', env: { URL: apollo.url } };
     const { result, peakMiB } = await peakRss(apollo.child.process.pid, () => runJob(job));
     return { report: result, peakKiB: peakMiB * 1024 };
   };
@@ -179,7 +179,7 @@ export async function measureDatabase(
     if (pair.reference) figures[`${name}:reference`] = pair.reference;
   };
 
-  record('typename', await alternate(t, 'typename', 0, hello(0)));
+  record('typename', await alternate(t, 'typename', 0, hello));
   const read = (rate: number) => () => readFloor(t, readFloorScript, rate);
   record('profile', await alternate(t, 'profile', 0, read(0)));
   const half = Math.max(1, figures['profile'].report.perSecond / 2);
